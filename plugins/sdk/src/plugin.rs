@@ -1,0 +1,54 @@
+//! The safe traits a plugin author implements. The export macro turns an
+//! implementation into the C descriptor; nothing here needs `unsafe`.
+
+use crate::error::PluginError;
+use crate::session::Session;
+
+/// What a format plugin sees when asked whether the evidence is its format.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe<'a> {
+    /// The first bytes of the evidence (empty for a folder).
+    pub head: &'a [u8],
+    /// The evidence's file name (raw bytes; may be empty).
+    pub name: &'a [u8],
+    /// Size of the evidence in bytes (0 for a folder).
+    pub size: u64,
+    /// True when the evidence is a folder.
+    pub is_dir: bool,
+}
+
+impl Probe<'_> {
+    /// True when the evidence file name ends with `.ext` (ASCII case-insensitive).
+    pub fn has_extension(&self, ext: &str) -> bool {
+        let ext = ext.as_bytes();
+        let name = self.name;
+        name.len() > ext.len()
+            && name[name.len() - ext.len() - 1] == b'.'
+            && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    }
+}
+
+/// A plugin that decodes a dump container into the files it holds.
+///
+/// The host constructs the plugin with [`Default`] for each run.
+pub trait FormatPlugin: Default + 'static {
+    /// Unique lowercase name, never reused (`"tar"`).
+    const NAME: &'static str;
+    /// Plugin version; usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+    /// One line saying what the plugin reads.
+    const DESCRIPTION: &'static str;
+    /// File name extensions the format usually has, without the dot.
+    const EXTENSIONS: &'static [&'static str] = &[];
+
+    /// How sure the plugin is that the evidence is its format: 0 (not mine)
+    /// to 100 (certain). Must be cheap and must not fail.
+    fn probe(&self, probe: &Probe<'_>) -> u8;
+
+    /// Decodes the evidence, delivering every entry through `session`.
+    ///
+    /// Damage that can be worked around is reported with
+    /// [`Session::warn`] or [`Session::report`] and decoding goes on;
+    /// an `Err` ends the run and is recorded as its outcome.
+    fn run(&self, session: &Session<'_>) -> Result<(), PluginError>;
+}
