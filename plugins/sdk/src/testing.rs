@@ -155,13 +155,12 @@ impl MemoryHost {
         let Source::Folder(root) = &self.source else {
             return None;
         };
-        let rel = std::str::from_utf8(rel).ok()?;
         let mut path = root.clone();
-        for part in rel.split('/').filter(|p| !p.is_empty()) {
-            if part == ".." || part == "." {
+        for part in rel.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            if part == b".." || part == b"." {
                 return None;
             }
-            path.push(part);
+            path.push(os_name(part)?);
         }
         Some(path)
     }
@@ -235,13 +234,13 @@ impl HostServices for MemoryHost {
             if md.file_type().is_symlink() {
                 meta.link_target = std::fs::read_link(entry.path())
                     .ok()
-                    .map(|t| RawBytes(t.to_string_lossy().into_owned().into_bytes()));
+                    .map(|t| RawBytes(t.into_os_string().into_encoded_bytes()));
             }
             let Ok(json) = serde_json::to_vec(&meta) else {
                 return Status::INVALID;
             };
             let name = entry.file_name();
-            if !visit(name.to_string_lossy().as_bytes(), &json) {
+            if !visit(name.as_encoded_bytes(), &json) {
                 break;
             }
         }
@@ -328,6 +327,16 @@ impl HostServices for MemoryHost {
     fn is_cancelled(&self) -> bool {
         false
     }
+}
+
+#[cfg(unix)]
+fn os_name(bytes: &[u8]) -> Option<&std::ffi::OsStr> {
+    Some(std::os::unix::ffi::OsStrExt::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn os_name(bytes: &[u8]) -> Option<&std::ffi::OsStr> {
+    std::str::from_utf8(bytes).ok().map(std::ffi::OsStr::new)
 }
 
 #[cfg(unix)]
