@@ -47,6 +47,6 @@ pub mod testing;
 
 pub use abi::Status;
 pub use error::PluginError;
-pub use meta::{EntryKind, EntryMeta, RawBytes, Time, from_hex, to_hex};
+pub use meta::{EntryKind, EntryMeta, RawBytes, Time, from_hex, system_time, to_hex};
 pub use plugin::{FormatPlugin, Probe};
 pub use session::{DirEntry, EvidenceInfo, HostServices, OutputFile, Session, SourceReader};

@@ -1,0 +1,138 @@
+//! Command-line arguments as the user types them (clap derive). These names
+//! and flags are the contract scripts and later features build on.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// exhibit: forensic extraction of mobile handset dumps with a hash-chained
+/// custody log.
+#[derive(Debug, Parser)]
+#[command(name = "exhibit", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Args {
+    /// Settings file (default: the user's exhibit/exhibit.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder to load plugins from (repeatable; default: $EXHIBIT_PLUGIN_PATH,
+    /// the settings file, else the folder of the exhibit executable).
+    #[arg(long = "plugins", global = true, value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// Print machine-readable JSON Lines on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bar and no warnings on stderr (the custody log keeps them).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More detail on stderr (-v, -vv).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the plugins found, and the libraries refused with the reason.
+    Plugins,
+    /// Ask every format plugin how sure it is that EVIDENCE is its format.
+    Identify {
+        /// A dump file or folder.
+        evidence: PathBuf,
+    },
+    /// Extract every file of EVIDENCE into a new case folder, hashing each
+    /// and recording every step in case/custody.jsonl.
+    Extract(ExtractArgs),
+    /// Re-check a case: every file hash and the whole custody chain.
+    Verify {
+        /// The case folder.
+        case: PathBuf,
+        /// The chain hash `extract` printed; fail unless the log ends in it.
+        #[arg(long, value_name = "SHA256")]
+        expect: Option<String>,
+    },
+    /// Show the custody log of a case for a person to read.
+    Log {
+        /// The case folder.
+        case: PathBuf,
+    },
+}
+
+/// Arguments of `exhibit extract`.
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    /// The dump: a file (tar, …) or a folder (an unpacked extraction).
+    pub evidence: PathBuf,
+    /// Case folder to create; must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub case: PathBuf,
+    /// Examiner's name, for the custody log.
+    #[arg(long, value_name = "NAME")]
+    pub examiner: Option<String>,
+    /// Examiner's organisation, for the custody log.
+    #[arg(long, value_name = "NAME")]
+    pub agency: Option<String>,
+    /// Case or exhibit reference, for the custody log.
+    #[arg(long = "case-number", value_name = "ID")]
+    pub case_number: Option<String>,
+    /// Use this format plugin instead of the one that probes best.
+    #[arg(long, value_name = "NAME")]
+    pub format: Option<String>,
+    /// Digests for each file, comma-separated: md5, sha1, sha256 (always).
+    #[arg(long, value_name = "LIST")]
+    pub hash: Option<String>,
+    /// The evidence's acquisition SHA-256; a mismatch is an error.
+    #[arg(long = "evidence-sha256", value_name = "HEX")]
+    pub evidence_sha256: Option<String>,
+    /// Hash the evidence again at the end to prove it is unchanged.
+    #[arg(long = "rehash-evidence")]
+    pub rehash_evidence: bool,
+}
+
+/// Shown at the end of `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success: everything extracted / verified, no warnings or errors
+  1    failure: the command could not do its job, or verify found a problem
+  2    completed with errors: extraction finished but recorded warnings or errors
+  64   usage error
+  130  interrupted (Ctrl-C)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn extract_contract_flags_parse() {
+        let args = Args::try_parse_from([
+            "exhibit",
+            "extract",
+            "e.tar",
+            "--case",
+            "c",
+            "--examiner",
+            "A",
+            "--case-number",
+            "42",
+            "--format",
+            "tar",
+            "--hash",
+            "md5,sha1",
+            "--plugins",
+            "p",
+        ])
+        .unwrap();
+        let Command::Extract(x) = args.command else {
+            panic!("not extract")
+        };
+        assert_eq!(x.case, PathBuf::from("c"));
+        assert_eq!(x.hash.as_deref(), Some("md5,sha1"));
+        assert_eq!(args.plugins, vec![PathBuf::from("p")]);
+    }
+}

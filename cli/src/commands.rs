@@ -1,0 +1,371 @@
+//! The five subcommands: each calls the core and renders its result, as
+//! text for people or as JSON Lines under `--json`.
+
+use crate::args::{Args, ExtractArgs};
+use crate::config::{self, Config};
+use crate::outln;
+use crate::output::{Exit, emit, emit_begin, term};
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use exhibit_core::custody::{LOG_FILE, read_log};
+use exhibit_core::extract::PROBE_BYTES;
+use exhibit_core::{Evidence, ExtractOptions, Outcome, PluginHost, extract, verify};
+use exhibit_plugin_sdk::Probe;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn load_plugins(cfg: &Config) -> PluginHost {
+    PluginHost::discover(&cfg.plugin_dirs)
+}
+
+/// `exhibit plugins`
+pub fn plugins(args: &Args, cfg: &Config) -> Result<Exit> {
+    let host = load_plugins(cfg);
+    if args.json {
+        emit_begin("plugins")?;
+        for p in host.plugins() {
+            emit("plugin", p.info())?;
+        }
+        for r in host.refused() {
+            emit(
+                "refused",
+                &json!({"path": r.path, "sha256": r.sha256, "reason": r.reason.to_string()}),
+            )?;
+        }
+    } else {
+        let dirs: Vec<String> = host
+            .searched()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        outln!("plugin folders: {}", dirs.join(", "))?;
+        if host.plugins().is_empty() {
+            outln!("no plugins loaded")?;
+        }
+        for p in host.plugins() {
+            let i = p.info();
+            let kind = match i.kind {
+                exhibit_core::plugin::PluginKind::Format => "format",
+                exhibit_core::plugin::PluginKind::Artifact => "artifact",
+            };
+            outln!(
+                "{:<12} {:<8} {:<9} {}",
+                i.name,
+                i.version,
+                kind,
+                i.description
+            )?;
+            outln!("{:<12} {} sha256 {}", "", i.path.display(), i.sha256)?;
+        }
+        for r in host.refused() {
+            eprintln!("exhibit: {r}");
+        }
+    }
+    Ok(if host.refused().is_empty() {
+        Exit::Success
+    } else {
+        Exit::CompletedWithErrors
+    })
+}
+
+/// `exhibit identify EVIDENCE`
+pub fn identify(args: &Args, cfg: &Config, evidence: &Path) -> Result<Exit> {
+    let host = load_plugins(cfg);
+    let ev = Evidence::open(evidence)
+        .with_context(|| format!("cannot open evidence {}", evidence.display()))?;
+    let head = ev.head(PROBE_BYTES)?;
+    let probe = Probe {
+        head: &head,
+        name: ev.path().as_os_str().as_encoded_bytes(),
+        size: ev.size(),
+        is_dir: ev.kind() == exhibit_core::evidence::EvidenceKind::Folder,
+    };
+    let scores = host.probe(&probe);
+    let best = scores
+        .first()
+        .filter(|(_, c)| *c > 0)
+        .map(|(p, _)| p.info().name.clone());
+    if args.json {
+        emit_begin("identify")?;
+        for (p, c) in &scores {
+            emit(
+                "candidate",
+                &json!({"plugin": p.info().name, "confidence": c}),
+            )?;
+        }
+        emit("end", &json!({"evidence": ev.path(), "format": best}))?;
+    } else {
+        for (p, c) in &scores {
+            outln!("{:>3}  {}", c, p.info().name)?;
+        }
+        match &best {
+            Some(name) => outln!("{}: {name}", term(&ev.path().to_string_lossy()))?,
+            None => outln!(
+                "{}: no format plugin recognises it",
+                term(&ev.path().to_string_lossy())
+            )?,
+        }
+    }
+    Ok(if best.is_some() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
+}
+
+/// `exhibit extract EVIDENCE --case DIR …`
+pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
+    let hashes = cfg.hashes(x)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        // A second Ctrl-C is not caught again: the default action ends the
+        // process, and the custody log is still a valid prefix.
+        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
+    }
+    let opts = ExtractOptions {
+        evidence: x.evidence.clone(),
+        case_dir: x.case.clone(),
+        examiner: x.examiner.clone().or_else(|| cfg.settings.examiner.clone()),
+        agency: x.agency.clone().or_else(|| cfg.settings.agency.clone()),
+        case_number: x.case_number.clone(),
+        format: x.format.clone(),
+        hashes: hashes.clone(),
+        evidence_sha256: config::acquisition_hash(x.evidence_sha256.as_deref())?,
+        rehash_evidence: x.rehash_evidence,
+        command_line: config::command_line(),
+        settings: cfg.in_force(x, &hashes),
+        cancel,
+    };
+    let host = load_plugins(cfg);
+    let progress = Progress::new(args.quiet, args.json);
+    let summary = extract(&host, &opts, &progress);
+    progress.finish();
+    let summary = summary?;
+    let exit = match summary.outcome {
+        Outcome::Clean => Exit::Success,
+        Outcome::CompletedWithErrors => Exit::CompletedWithErrors,
+        Outcome::Failed => Exit::Failure,
+        Outcome::Interrupted => Exit::Interrupted,
+    };
+    if args.json {
+        emit_begin("extract")?;
+        emit("summary", &summary)?;
+    } else {
+        let outcome = match summary.outcome {
+            Outcome::Clean => "complete",
+            Outcome::CompletedWithErrors => "complete, with warnings or errors (see `exhibit log`)",
+            Outcome::Failed => "FAILED (see `exhibit log`)",
+            Outcome::Interrupted => "INTERRUPTED",
+        };
+        outln!("extraction {outcome}")?;
+        outln!("  case        {}", summary.case_dir.display())?;
+        outln!(
+            "  plugin      {}",
+            summary.plugin.as_deref().unwrap_or("none")
+        )?;
+        outln!("  files       {} ({} bytes)", summary.files, summary.bytes)?;
+        outln!(
+            "  other       {} directories, links and special entries recorded",
+            summary.entries_recorded
+        )?;
+        outln!("  warnings    {}", summary.warnings)?;
+        outln!("  errors      {}", summary.errors)?;
+        if let Some(sha) = &summary.evidence_sha256 {
+            outln!("  evidence    sha256 {sha}")?;
+        }
+        outln!("  time        {:.2} s", summary.duration.as_secs_f64())?;
+        outln!("  chain hash  {}", summary.chain_hash)?;
+        outln!(
+            "keep the chain hash: `exhibit verify {} --expect <chain hash>` proves the log unchanged",
+            summary.case_dir.display()
+        )?;
+    }
+    Ok(exit)
+}
+
+/// `exhibit verify CASE`
+pub fn verify_cmd(args: &Args, case: &Path, expect: Option<&str>) -> Result<Exit> {
+    let report =
+        verify(case, expect).with_context(|| format!("cannot verify {}", case.display()))?;
+    if args.json {
+        emit_begin("verify")?;
+        for p in &report.problems {
+            emit("problem", &json!({"message": p.to_string(), "detail": p}))?;
+        }
+        emit(
+            "summary",
+            &json!({
+                "ok": report.ok(),
+                "case_dir": report.case_dir,
+                "entries": report.entries,
+                "files_checked": report.files_checked,
+                "files_intact": report.files_intact,
+                "complete": report.complete,
+                "chain_hash": report.chain_hash,
+                "problems": report.problems.len(),
+            }),
+        )?;
+    } else {
+        for p in &report.problems {
+            outln!("FAIL  {}", term(&p.to_string()))?;
+        }
+        outln!(
+            "{} log entries, {} of {} files intact, chain hash {}",
+            report.entries,
+            report.files_intact,
+            report.files_checked,
+            report.chain_hash.as_deref().unwrap_or("none")
+        )?;
+        if report.ok() {
+            outln!("verified: every file and every log entry is as recorded")?;
+        } else {
+            outln!("NOT VERIFIED: {} problems", report.problems.len())?;
+        }
+    }
+    Ok(if report.ok() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
+}
+
+/// `exhibit log CASE`
+pub fn log_cmd(args: &Args, case: &Path) -> Result<Exit> {
+    let path = case.join(LOG_FILE);
+    let lines = read_log(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    if args.json {
+        emit_begin("log")?;
+    }
+    let mut last_hash = None;
+    for line in lines {
+        let line = line?;
+        last_hash = Some(line.hash.clone());
+        match &line.entry {
+            Ok(entry) if args.json => {
+                emit("entry", &json!({"entry": entry, "line_sha256": line.hash}))?
+            }
+            Ok(entry) => outln!(
+                "{:>6}  {}  {}",
+                entry.seq,
+                entry.time,
+                term(&describe(&entry.action, &entry.details))
+            )?,
+            Err(e) if args.json => emit("unreadable", &json!({"line": line.line_no, "error": e}))?,
+            Err(e) => outln!("line {}: unreadable entry: {e}", line.line_no)?,
+        }
+    }
+    if !args.json {
+        outln!("chain hash {}", last_hash.as_deref().unwrap_or("none"))?;
+        outln!("re-check with: exhibit verify {}", case.display())?;
+    }
+    Ok(Exit::Success)
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("-")
+}
+
+/// One line of human text for a custody entry.
+fn describe(action: &str, d: &Value) -> String {
+    use exhibit_core::custody::action as a;
+    let name = |v: &Value| match &v["name"] {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => format!(
+            "<hex {}>",
+            o.get("hex").and_then(Value::as_str).unwrap_or("")
+        ),
+        _ => "-".to_owned(),
+    };
+    match action {
+        a::CASE_OPENED => format!(
+            "case opened by {} ({}), case number {}, exhibit {} on {}",
+            s(d, "examiner"),
+            s(d, "agency"),
+            s(d, "case_number"),
+            s(d, "tool_version"),
+            s(d, "host")
+        ),
+        a::PLUGIN_LOADED => format!(
+            "plugin {} {} loaded from {} (sha256 {})",
+            s(d, "name"),
+            s(d, "version"),
+            s(d, "path"),
+            s(d, "sha256")
+        ),
+        a::PLUGIN_REFUSED => format!("plugin {} refused: {}", s(d, "path"), s(d, "reason")),
+        a::EVIDENCE_OPENED => format!(
+            "evidence {} opened read-only: {} {} bytes, modified {}",
+            s(d, "path"),
+            s(d, "kind"),
+            d["size"],
+            s(d, "mtime")
+        ),
+        a::PLUGIN_SELECTED => format!(
+            "format plugin {} {} chosen (confidence {}{})",
+            s(d, "plugin"),
+            s(d, "version"),
+            d["confidence"],
+            if d["forced"] == json!(true) {
+                ", forced by --format"
+            } else {
+                ""
+            }
+        ),
+        a::FILE_EXTRACTED => format!(
+            "file {} ({} bytes) sha256 {}{}",
+            s(d, "path"),
+            d["size"],
+            s(&d["hashes"], "sha256"),
+            if d["complete"] == json!(false) {
+                " INCOMPLETE"
+            } else {
+                ""
+            }
+        ),
+        a::ENTRY_RECORDED => {
+            let target = d["meta"]["link_target"]
+                .as_str()
+                .map(|t| format!(" -> {t}"))
+                .unwrap_or_default();
+            format!("{} {}{target}", s(d, "kind"), name(d))
+        }
+        a::ARTIFACT_WRITTEN => format!(
+            "records {} ({} records) sha256 {}",
+            s(d, "path"),
+            d["records"],
+            s(&d["hashes"], "sha256")
+        ),
+        a::WARNING | a::ERROR => {
+            let offset = d["offset"]
+                .as_u64()
+                .map(|o| format!(" (offset {o:#x})"))
+                .unwrap_or_default();
+            format!("{}: {}{offset}", action.to_uppercase(), s(d, "message"))
+        }
+        a::PLUGIN_FINISHED => format!("plugin {} finished: {}", s(d, "plugin"), s(d, "status")),
+        a::EVIDENCE_HASHED => format!(
+            "evidence hashed: sha256 {} over {} bytes",
+            s(&d["hashes"], "sha256"),
+            d["bytes"]
+        ),
+        a::EVIDENCE_CHECKED => {
+            if d["unchanged"] == json!(true) {
+                "evidence re-checked: unchanged".to_owned()
+            } else {
+                format!("evidence CHANGED: {}", d["changes"])
+            }
+        }
+        a::RUN_FINISHED => format!(
+            "run finished: {}, {} files, {} bytes, {} warnings, {} errors",
+            s(d, "outcome"),
+            d["files"],
+            d["bytes"],
+            d["warnings"],
+            d["errors"]
+        ),
+        other => format!("{other} {d}"),
+    }
+}

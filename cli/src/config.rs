@@ -1,0 +1,80 @@
+//! Turns parsed arguments and the settings file into a validated
+//! configuration: flags override settings, and the merged values are what
+//! the custody log records.
+
+use crate::args::{Args, ExtractArgs};
+use anyhow::{Context, Result, bail};
+use exhibit_core::{HashAlgorithm, Settings, plugin_dirs, settings};
+use std::path::PathBuf;
+
+/// Settings in force for one command.
+#[derive(Debug)]
+pub struct Config {
+    /// The settings file read, if any.
+    pub settings_file: Option<PathBuf>,
+    /// Its contents (empty when there is none).
+    pub settings: Settings,
+    /// Plugin folders to search.
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Reads the settings file (`--config`, else the default one if it exists).
+    pub fn new(args: &Args) -> Result<Config> {
+        let (settings_file, settings) = match &args.config {
+            Some(path) => (Some(path.clone()), Settings::load(path)?),
+            None => match settings::default_path(dirs::config_dir()) {
+                Some(path) if path.is_file() => (Some(path.clone()), Settings::load(&path)?),
+                _ => (None, Settings::default()),
+            },
+        };
+        let configured = settings.plugins.clone().unwrap_or_default();
+        let env = std::env::var_os("EXHIBIT_PLUGIN_PATH");
+        let plugin_dirs = plugin_dirs(&args.plugins, env.as_deref(), &configured);
+        Ok(Config {
+            settings_file,
+            settings,
+            plugin_dirs,
+        })
+    }
+
+    /// The digest algorithms: `--hash`, else the settings, else SHA-256 only.
+    pub fn hashes(&self, x: &ExtractArgs) -> Result<Vec<HashAlgorithm>> {
+        let list = match (&x.hash, &self.settings.hash) {
+            (Some(flag), _) => flag.clone(),
+            (None, Some(configured)) => configured.join(","),
+            (None, None) => String::new(),
+        };
+        Ok(HashAlgorithm::parse_list(&list)?)
+    }
+
+    /// The values in force, for the custody log.
+    pub fn in_force(&self, x: &ExtractArgs, hashes: &[HashAlgorithm]) -> serde_json::Value {
+        serde_json::json!({
+            "settings_file": self.settings_file.as_ref().map(|p| p.to_string_lossy()),
+            "examiner": x.examiner.as_ref().or(self.settings.examiner.as_ref()),
+            "agency": x.agency.as_ref().or(self.settings.agency.as_ref()),
+            "hash": hashes.iter().map(|h| h.name()).collect::<Vec<_>>(),
+            "plugin_dirs": self.plugin_dirs.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+            "format": x.format,
+            "rehash_evidence": x.rehash_evidence,
+        })
+    }
+}
+
+/// Checks a `--evidence-sha256` value.
+pub fn acquisition_hash(hex: Option<&str>) -> Result<Option<String>> {
+    let Some(hex) = hex else { return Ok(None) };
+    let hex = hex.trim().to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--evidence-sha256 needs 64 hex digits, got {hex:?}");
+    }
+    Ok(Some(hex))
+}
+
+/// The current command line, for the log.
+pub fn command_line() -> Vec<String> {
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}

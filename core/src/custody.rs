@@ -1,0 +1,212 @@
+//! The custody log `case/custody.jsonl`: one JSON object per line, each
+//! holding its sequence number, UTC time, action, details and the SHA-256 of
+//! the line before it (64 zeros for the first). Any edit, removal, reordering
+//! or truncation breaks the chain at a place `exhibit verify` can name.
+//!
+//! Policy: every entry is written with one `write` call as soon as it exists,
+//! never buffered, so a killed run leaves a valid prefix; the file is synced
+//! at the end of a run. The hash of a line is the SHA-256 of its bytes
+//! without the newline.
+
+use crate::hash::sha256_hex;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// File name of the custody log inside a case folder.
+pub const LOG_FILE: &str = "custody.jsonl";
+
+/// The `prev` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Action names, as they appear in the log.
+pub mod action {
+    /// The case folder was created; who, with what, where.
+    pub const CASE_OPENED: &str = "case_opened";
+    /// A plugin library was hashed and loaded.
+    pub const PLUGIN_LOADED: &str = "plugin_loaded";
+    /// A plugin library was refused; why.
+    pub const PLUGIN_REFUSED: &str = "plugin_refused";
+    /// The evidence was opened read-only; its size and times.
+    pub const EVIDENCE_OPENED: &str = "evidence_opened";
+    /// A format plugin was chosen, with every plugin's confidence.
+    pub const PLUGIN_SELECTED: &str = "plugin_selected";
+    /// A regular file was written to the case, with its hashes.
+    pub const FILE_EXTRACTED: &str = "file_extracted";
+    /// A directory, link, device or other entry without content was recorded.
+    pub const ENTRY_RECORDED: &str = "entry_recorded";
+    /// A record file (`artifacts/<kind>.jsonl`) was written, with its hashes.
+    pub const ARTIFACT_WRITTEN: &str = "artifact_written";
+    /// Damage that was worked around.
+    pub const WARNING: &str = "warning";
+    /// Something was lost, could not be read or did not match.
+    pub const ERROR: &str = "error";
+    /// A plugin's run ended; its status.
+    pub const PLUGIN_FINISHED: &str = "plugin_finished";
+    /// The evidence's own digests.
+    pub const EVIDENCE_HASHED: &str = "evidence_hashed";
+    /// The evidence was re-checked at the end of the run.
+    pub const EVIDENCE_CHECKED: &str = "evidence_checked";
+    /// The run ended; counts, duration and the chain hash before this entry.
+    pub const RUN_FINISHED: &str = "run_finished";
+}
+
+/// One custody entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// 0 for the first entry, then one more per line.
+    pub seq: u64,
+    /// UTC time the entry was written, RFC 3339 with milliseconds.
+    pub time: String,
+    /// SHA-256 of the previous line ([`GENESIS`] for the first).
+    pub prev: String,
+    /// What happened (see [`action`]).
+    pub action: String,
+    /// Action-specific facts.
+    pub details: serde_json::Value,
+}
+
+/// Appends entries to a custody log.
+#[derive(Debug)]
+pub struct CustodyLog {
+    file: File,
+    path: PathBuf,
+    next_seq: u64,
+    last_hash: String,
+}
+
+/// The current UTC time as the log writes it.
+pub fn now_utc() -> String {
+    format!("{:.3}", jiff::Timestamp::now())
+}
+
+impl CustodyLog {
+    /// Creates a new, empty log; fails if the file exists.
+    pub fn create(path: &Path) -> io::Result<CustodyLog> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        Ok(CustodyLog {
+            file,
+            path: path.to_owned(),
+            next_seq: 0,
+            last_hash: GENESIS.to_owned(),
+        })
+    }
+
+    /// Appends one entry and returns its hash.
+    pub fn append(&mut self, action: &str, details: serde_json::Value) -> io::Result<&str> {
+        let entry = Entry {
+            seq: self.next_seq,
+            time: now_utc(),
+            prev: self.last_hash.clone(),
+            action: action.to_owned(),
+            details,
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+        let hash = sha256_hex(&line);
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.next_seq += 1;
+        self.last_hash = hash;
+        Ok(&self.last_hash)
+    }
+
+    /// SHA-256 of the last line written (the chain head).
+    pub fn chain_hash(&self) -> &str {
+        &self.last_hash
+    }
+
+    /// Number of entries written.
+    pub fn len(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// True before the first entry.
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+
+    /// Where the log is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Forces the log to stable storage.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+}
+
+/// One line of a log as read back.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// 1-based line number in the file.
+    pub line_no: u64,
+    /// SHA-256 of the line's bytes (without the newline).
+    pub hash: String,
+    /// The parsed entry, or why it does not parse.
+    pub entry: Result<Entry, String>,
+    /// False when the file ended without a newline after this line (a torn write).
+    pub terminated: bool,
+}
+
+/// Reads a custody log line by line, streaming.
+pub fn read_log(path: &Path) -> io::Result<impl Iterator<Item = io::Result<LogLine>>> {
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut line_no = 0u64;
+    Ok(std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                line_no += 1;
+                let terminated = buf.last() == Some(&b'\n');
+                if terminated {
+                    buf.pop();
+                }
+                let entry = serde_json::from_slice::<Entry>(&buf).map_err(|e| e.to_string());
+                Some(Ok(LogLine {
+                    line_no,
+                    hash: sha256_hex(&buf),
+                    entry,
+                    terminated,
+                }))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_links_each_line_to_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let mut log = CustodyLog::create(&path).unwrap();
+        let h0 = log
+            .append("a", serde_json::json!({"n": 1}))
+            .unwrap()
+            .to_owned();
+        let h1 = log.append("b", serde_json::json!({})).unwrap().to_owned();
+        assert!(CustodyLog::create(&path).is_err(), "never overwrites a log");
+        let lines: Vec<LogLine> = read_log(&path).unwrap().map(Result::unwrap).collect();
+        assert_eq!(lines.len(), 2);
+        let e0 = lines[0].entry.as_ref().unwrap();
+        let e1 = lines[1].entry.as_ref().unwrap();
+        assert_eq!((e0.seq, e0.prev.as_str()), (0, GENESIS));
+        assert_eq!((e1.seq, e1.prev.as_str()), (1, h0.as_str()));
+        assert_eq!(lines[0].hash, h0);
+        assert_eq!(lines[1].hash, h1);
+        assert_eq!(log.chain_hash(), h1);
+        assert_eq!(
+            e0.time.len(),
+            "2026-01-01T00:00:00.000Z".len(),
+            "{}",
+            e0.time
+        );
+        assert!(e0.time.ends_with('Z'));
+    }
+}

@@ -1,0 +1,305 @@
+//! Read-only access to the evidence and the digests computed while it is
+//! read.
+//!
+//! Policy: evidence is only ever opened for reading (with `O_NOATIME` where
+//! the OS allows it, so not even its access time moves); its bytes are
+//! hashed as they pass to the plugin ([`HashedSource`]), in offset order,
+//! so a format read front to back is read exactly once; bytes the plugin
+//! skips are read by the host to complete the digest. Its size and
+//! modification time (for a folder, a fingerprint of every entry's path,
+//! size and mtime) are taken at open and compared at the end.
+
+use crate::hash::{Digests, HashAlgorithm, MultiHasher};
+use serde_json::json;
+use sha2::Digest;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Opens a file for reading only, without updating its access time when the
+/// OS lets us (Linux allows `O_NOATIME` to the file's owner and to root).
+pub fn open_read_only(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let no_atime = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOATIME | libc::O_NOFOLLOW)
+            .open(path);
+        match no_atime {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+            other => return other,
+        }
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        File::open(path)
+    }
+}
+
+/// Reads at `offset` without moving a cursor.
+pub fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+    }
+}
+
+/// Whether the evidence is one file or a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceKind {
+    /// A single dump file.
+    File,
+    /// An already-unpacked folder.
+    Folder,
+}
+
+/// What is re-checked at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    size: u64,
+    mtime: Option<SystemTime>,
+    /// For a folder: SHA-256 over every entry's path, type, size and mtime.
+    tree: Option<String>,
+    files: u64,
+}
+
+/// The evidence of one run.
+#[derive(Debug)]
+pub struct Evidence {
+    path: PathBuf,
+    kind: EvidenceKind,
+    opened: Fingerprint,
+}
+
+impl Evidence {
+    /// Opens `path` (a file or a folder) for reading and takes its fingerprint.
+    pub fn open(path: &Path) -> io::Result<Evidence> {
+        let path = fs::canonicalize(path)?;
+        let md = fs::metadata(&path)?;
+        let kind = if md.is_dir() {
+            EvidenceKind::Folder
+        } else {
+            // Fail now, not half way through a run, if it cannot be read.
+            open_read_only(&path)?;
+            EvidenceKind::File
+        };
+        let opened = fingerprint(&path, kind)?;
+        Ok(Evidence { path, kind, opened })
+    }
+
+    /// Canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// File or folder.
+    pub fn kind(&self) -> EvidenceKind {
+        self.kind
+    }
+
+    /// Size in bytes (a folder: the sum of its regular files).
+    pub fn size(&self) -> u64 {
+        self.opened.size
+    }
+
+    /// The first `n` bytes (fewer for a small file, none for a folder).
+    pub fn head(&self, n: usize) -> io::Result<Vec<u8>> {
+        if self.kind == EvidenceKind::Folder {
+            return Ok(Vec::new());
+        }
+        let file = open_read_only(&self.path)?;
+        let mut buf = vec![0u8; n];
+        let mut filled = 0;
+        while filled < n {
+            match read_at(&file, filled as u64, &mut buf[filled..])? {
+                0 => break,
+                k => filled += k,
+            }
+        }
+        buf.truncate(filled);
+        Ok(buf)
+    }
+
+    /// Details for the `evidence_opened` custody entry.
+    pub fn describe(&self) -> serde_json::Value {
+        let md = fs::metadata(&self.path).ok();
+        let time = |t: Option<SystemTime>| t.map(crate::time::rfc3339);
+        let mut details = json!({
+            "path": self.path.to_string_lossy(),
+            "kind": match self.kind { EvidenceKind::File => "file", EvidenceKind::Folder => "folder" },
+            "size": self.opened.size,
+            "mtime": time(self.opened.mtime),
+            "atime": time(md.as_ref().and_then(|m| m.accessed().ok())),
+            "btime": time(md.as_ref().and_then(|m| m.created().ok())),
+        });
+        if let Some(tree) = &self.opened.tree {
+            details["files"] = json!(self.opened.files);
+            details["tree_fingerprint"] = json!(tree);
+        }
+        #[cfg(unix)]
+        if let Some(md) = &md {
+            use std::os::unix::fs::MetadataExt;
+            details["mode"] = json!(format!("{:o}", md.mode()));
+            details["uid"] = json!(md.uid());
+            details["inode"] = json!(md.ino());
+        }
+        details
+    }
+
+    /// Compares the evidence now with how it was at open. Returns the
+    /// differences, empty when unchanged.
+    pub fn changes(&self) -> io::Result<Vec<String>> {
+        let now = fingerprint(&self.path, self.kind)?;
+        let mut changes = Vec::new();
+        if now.size != self.opened.size {
+            changes.push(format!(
+                "size was {} bytes, now {}",
+                self.opened.size, now.size
+            ));
+        }
+        if now.mtime != self.opened.mtime {
+            changes.push(format!(
+                "modification time was {}, now {}",
+                self.opened
+                    .mtime
+                    .map(crate::time::rfc3339)
+                    .unwrap_or_default(),
+                now.mtime.map(crate::time::rfc3339).unwrap_or_default()
+            ));
+        }
+        if now.tree != self.opened.tree {
+            changes.push(format!(
+                "folder contents changed ({} files at open, {} now; an entry's size, time or name differs)",
+                self.opened.files, now.files
+            ));
+        }
+        Ok(changes)
+    }
+
+    /// Hashes the whole evidence file again (for `--rehash-evidence`).
+    pub fn rehash(&self, algorithms: &[HashAlgorithm]) -> io::Result<(Digests, u64)> {
+        let mut file = open_read_only(&self.path)?;
+        crate::hash::hash_reader(&mut file, algorithms)
+    }
+}
+
+fn fingerprint(path: &Path, kind: EvidenceKind) -> io::Result<Fingerprint> {
+    let md = fs::metadata(path)?;
+    if kind == EvidenceKind::File {
+        return Ok(Fingerprint {
+            size: md.len(),
+            mtime: md.modified().ok(),
+            tree: None,
+            files: 1,
+        });
+    }
+    let mut tree = sha2::Sha256::new();
+    let (mut size, mut files) = (0u64, 0u64);
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(io::Error::other)?;
+        let md = entry.metadata().map_err(io::Error::other)?;
+        if md.is_file() {
+            size = size.saturating_add(md.len());
+            files += 1;
+        }
+        let mtime = md
+            .modified()
+            .ok()
+            .and_then(exhibit_plugin_sdk::system_time)
+            .map(|t| (t.secs, t.nanos));
+        tree.update(entry.path().as_os_str().as_encoded_bytes());
+        tree.update(format!("\0{:?}\0{}\0{:?}\n", md.file_type(), md.len(), mtime).as_bytes());
+    }
+    Ok(Fingerprint {
+        size,
+        mtime: md.modified().ok(),
+        tree: Some(hex::encode(tree.finalize())),
+        files,
+    })
+}
+
+/// A file of the evidence being read by a plugin, hashed in offset order as
+/// the reads pass. Reads may come in any order; bytes are hashed once, when
+/// the contiguous prefix reaches them, and a gap the plugin skipped is read
+/// by the host itself.
+#[derive(Debug)]
+pub struct HashedSource {
+    file: File,
+    hasher: Option<MultiHasher>,
+    hashed_upto: u64,
+}
+
+impl HashedSource {
+    /// Wraps an open file; hashing starts at offset 0.
+    pub fn new(file: File, algorithms: &[HashAlgorithm]) -> HashedSource {
+        HashedSource {
+            file,
+            hasher: Some(MultiHasher::new(algorithms)),
+            hashed_upto: 0,
+        }
+    }
+
+    /// Bytes hashed so far (from offset 0).
+    pub fn hashed_upto(&self) -> u64 {
+        self.hashed_upto
+    }
+
+    /// Reads at `offset` for the plugin and hashes what is new.
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(&self.file, offset, buf)?;
+        if offset > self.hashed_upto {
+            self.hash_gap(offset)?;
+        }
+        let end = offset.saturating_add(n as u64);
+        if offset <= self.hashed_upto && end > self.hashed_upto {
+            let new = usize::try_from(self.hashed_upto - offset).map_err(io::Error::other)?;
+            if let Some(h) = &mut self.hasher {
+                h.update(&buf[new..n]);
+            }
+            self.hashed_upto = end;
+        }
+        Ok(n)
+    }
+
+    /// Hashes from the current prefix end up to `until` by reading it.
+    fn hash_gap(&mut self, until: u64) -> io::Result<()> {
+        let mut buf = vec![0u8; 1 << 20];
+        while self.hashed_upto < until {
+            let want = usize::try_from((until - self.hashed_upto).min(buf.len() as u64))
+                .map_err(io::Error::other)?;
+            let n = read_at(&self.file, self.hashed_upto, &mut buf[..want])?;
+            if n == 0 {
+                break;
+            }
+            if let Some(h) = &mut self.hasher {
+                h.update(&buf[..n]);
+            }
+            self.hashed_upto += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Hashes whatever the plugin did not read, to the end of the file, and
+    /// returns the digests, the total size and how many bytes the host had to
+    /// read itself for that.
+    pub fn finish(&mut self) -> io::Result<(Digests, u64, u64)> {
+        let before = self.hashed_upto;
+        self.hash_gap(u64::MAX)?;
+        let digests = self
+            .hasher
+            .take()
+            .map(MultiHasher::finish)
+            .unwrap_or_default();
+        Ok((digests, self.hashed_upto, self.hashed_upto - before))
+    }
+}
