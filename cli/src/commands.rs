@@ -314,17 +314,26 @@ fn describe(action: &str, d: &Value) -> String {
                 ""
             }
         ),
-        a::FILE_EXTRACTED => format!(
-            "file {} ({} bytes) sha256 {}{}",
-            s(d, "path"),
-            d["size"],
-            s(&d["hashes"], "sha256"),
-            if d["complete"] == json!(false) {
-                " INCOMPLETE"
-            } else {
-                ""
-            }
-        ),
+        a::FILE_EXTRACTED => {
+            let original = name(d);
+            let path = s(d, "path");
+            let renamed = path.strip_prefix("files/") != Some(original.trim_start_matches('/'));
+            format!(
+                "file {path} ({} bytes) sha256 {}{}{}",
+                d["size"],
+                s(&d["hashes"], "sha256"),
+                if renamed {
+                    format!(", original name {original}")
+                } else {
+                    String::new()
+                },
+                if d["complete"] == json!(false) {
+                    " INCOMPLETE"
+                } else {
+                    ""
+                }
+            )
+        }
         a::ENTRY_RECORDED => {
             let target = d["meta"]["link_target"]
                 .as_str()

@@ -3,7 +3,7 @@
 //! the custody log records.
 
 use crate::args::{Args, ExtractArgs};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use exhibit_core::{HashAlgorithm, Settings, plugin_dirs, settings};
 use std::path::PathBuf;
 

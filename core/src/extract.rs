@@ -815,6 +815,26 @@ fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(std::str::from_utf8(bytes).unwrap_or("\u{fffd}"))
 }
 
+/// Why an entry did not land at the path its name suggests, if it did not:
+/// a `..` step (neutralised), or a name already taken (a duplicate or a
+/// file/directory clash). Plain absolute names are normal in dumps and
+/// are not worth a warning.
+fn placement_note(name: &[u8], components: &[String], path: &str) -> Option<String> {
+    let shown = String::from_utf8_lossy(name);
+    if name.split(|&b| b == b'/').any(|c| c == b"..") {
+        return Some(format!(
+            "entry name {shown:?} climbs out of the dump's root with `..`; written inside the case as {path}"
+        ));
+    }
+    let natural = std::iter::once(crate::case::FILES_DIR)
+        .chain(components.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("/");
+    (natural != path && !components.is_empty()).then(|| {
+        format!("{natural} is already taken (a duplicate or a file/folder clash); {shown:?} written as {path}")
+    })
+}
+
 fn valid_record_kind(kind: &[u8]) -> bool {
     !kind.is_empty()
         && kind.len() <= 64
@@ -978,6 +998,21 @@ impl HostServices for ExtractHost<'_> {
             },
             _ => (None, None),
         };
+        if let Some(path) = &path {
+            if let Some(message) = placement_note(name, &components, path) {
+                let details = json!({
+                    "plugin": self.plugin,
+                    "name": RawBytes(name.to_vec()),
+                    "path": path,
+                    "offset": meta.offset,
+                    "message": message,
+                });
+                self.observer.problem(false, &message);
+                if state.run.note(action::WARNING, details).is_err() {
+                    return Err(Status::IO);
+                }
+            }
+        }
         state.next_handle += 1;
         let handle = state.next_handle;
         state.outputs.insert(

@@ -56,8 +56,12 @@ impl Library {
         // from the folders the examiner named, whose SHA-256 the caller has
         // already computed for the custody log; this is the trust decision
         // DESIGN describes, and there is no way to make it safer here.
-        let library =
-            unsafe { open_now_local(path) }.map_err(|e| RefusalReason::Load(e.to_string()))?;
+        let library = unsafe { open_now_local(path) }.map_err(|e| {
+            // libloading's Display says only "dlopen failed"; the
+            // loader's own text (missing file, wrong ELF class…) is its source.
+            let detail = std::error::Error::source(&e).map(ToString::to_string);
+            RefusalReason::Load(detail.unwrap_or_else(|| e.to_string()))
+        })?;
         // SAFETY: the symbol's type is the ABI's EntryFn; a library exporting
         // this name promises that signature (it is how the ABI is defined).
         let entry = match unsafe { library.get::<EntryFn>(abi::ENTRY_SYMBOL) } {

@@ -1,0 +1,169 @@
+//! Shared helpers: the real `exhibit` binary, the real plugin libraries
+//! from the build folder, and a temporary workspace per test.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `exhibit` binary cargo built for these tests.
+pub fn exhibit_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_exhibit"))
+}
+
+/// The build folder holding the binary and the plugin libraries.
+pub fn build_dir() -> PathBuf {
+    exhibit_bin()
+        .parent()
+        .expect("binary has a folder")
+        .to_owned()
+}
+
+/// The file name of a library called `stem` on this platform.
+pub fn lib_name(stem: &str) -> String {
+    format!(
+        "{}{stem}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// A built library of this workspace, e.g. `exhibit_format_tar`.
+pub fn built_lib(stem: &str) -> PathBuf {
+    let path = build_dir().join(lib_name(stem));
+    assert!(
+        path.is_file(),
+        "{} is not built; run the tests with `cargo test --workspace` so every plugin is built",
+        path.display()
+    );
+    path
+}
+
+/// A temporary folder holding one test's evidence, plugins and cases.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        Work {
+            dir: tempfile::Builder::new()
+                .prefix("exhibit-e2e-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file and returns its path.
+    pub fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, data).expect("write");
+        path
+    }
+
+    /// A plugin folder holding copies of the given built libraries, each
+    /// under the `libexhibit_*` name the host loads.
+    pub fn plugin_dir(&self, libs: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path("plugins");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (stem, as_stem) in libs {
+            std::fs::copy(built_lib(stem), dir.join(lib_name(as_stem))).expect("copy plugin");
+        }
+        dir
+    }
+
+    /// The real format plugins only.
+    pub fn real_plugins(&self) -> PathBuf {
+        self.plugin_dir(&[
+            ("exhibit_format_tar", "exhibit_format_tar"),
+            ("exhibit_format_folder", "exhibit_format_folder"),
+        ])
+    }
+}
+
+/// Runs `exhibit` with `args`, no terminal, no user settings.
+pub fn run(args: &[&std::ffi::OsStr]) -> Output {
+    let home = tempfile::tempdir().expect("home");
+    Command::new(exhibit_bin())
+        .args(args)
+        .env_remove("EXHIBIT_PLUGIN_PATH")
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("HOME", home.path())
+        .output()
+        .expect("run exhibit")
+}
+
+/// Convenience: `run` with `&str`/`Path` arguments.
+#[macro_export]
+macro_rules! exhibit {
+    ($($arg:expr),* $(,)?) => {
+        $crate::util::run(&[$(::std::ffi::OsStr::new(&$arg)),*])
+    };
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the exit code, printing both streams when it differs.
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Every entry of a case's custody log.
+pub fn log(case: &Path) -> Vec<Value> {
+    std::fs::read_to_string(case.join("custody.jsonl"))
+        .expect("custody log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("log line is JSON"))
+        .collect()
+}
+
+/// The entries with `action`.
+pub fn actions<'a>(log: &'a [Value], action: &str) -> Vec<&'a Value> {
+    log.iter().filter(|e| e["action"] == action).collect()
+}
+
+/// The `file_extracted` entry whose original name is `name`.
+pub fn extracted<'a>(log: &'a [Value], name: &str) -> &'a Value {
+    log.iter()
+        .find(|e| e["action"] == "file_extracted" && e["details"]["name"] == name)
+        .unwrap_or_else(|| panic!("no file_extracted entry for {name:?}"))
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read")))
+}
+
+/// Every file below `root`, relative, sorted.
+pub fn files_below(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| {
+            e.path()
+                .strip_prefix(root)
+                .expect("below root")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    out.sort();
+    out
+}
