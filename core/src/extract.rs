@@ -903,8 +903,18 @@ impl HostServices for ExtractHost<'_> {
                 .cmp(b.file_name().as_encoded_bytes())
         });
         for entry in entries {
-            let Ok(md) = std::fs::symlink_metadata(entry.path()) else {
-                return Status::IO;
+            let md = match std::fs::symlink_metadata(entry.path()) {
+                Ok(md) => md,
+                Err(e) => {
+                    // One unreadable entry must not hide its siblings.
+                    let message = format!(
+                        "cannot read the metadata of {}: {e}",
+                        entry.path().display()
+                    );
+                    let mut state = self.lock();
+                    self.fail(&mut state, Status::OK, message, json!({}));
+                    continue;
+                }
             };
             let mut meta = EntryMeta::from_fs(&md);
             if md.file_type().is_symlink() {

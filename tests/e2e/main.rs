@@ -4,8 +4,11 @@
 
 mod util;
 
+mod cli;
+mod corpus;
+mod folder;
 mod hostile;
 mod plugins;
 mod tar;
-
+mod tutorial;
 mod verify;

@@ -32,7 +32,7 @@ pub fn built_lib(stem: &str) -> PathBuf {
     let path = build_dir().join(lib_name(stem));
     assert!(
         path.is_file(),
-        "{} is not built; run the tests with `cargo test --workspace` so every plugin is built",
+        "{} is not built; build the plugins first: `cargo build --workspace && cargo test --workspace` (the README's test command)",
         path.display()
     );
     path

@@ -329,18 +329,34 @@ impl OutputFile<'_> {
     /// A read error is returned as it is and the file stays open, so the
     /// caller can [`OutputFile::fail`] it with the right reason.
     pub fn copy_from(&mut self, src: &mut dyn Read) -> io::Result<u64> {
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => return Ok(total),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.write_bytes(&buf[..n])?;
-            total = total.saturating_add(n as u64);
+        thread_local! {
+            // One buffer per thread, reused for every file: a fresh 256 KiB
+            // allocation per file would be an mmap/munmap pair each time.
+            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
         }
+        BUF.with(|buf| {
+            let mut guard = buf.try_borrow_mut();
+            let mut fallback = Vec::new();
+            let buf: &mut [u8] = match guard.as_deref_mut() {
+                Ok(buf) => buf,
+                // Re-entered from inside a copy on this thread: use a private buffer.
+                Err(_) => {
+                    fallback.resize(256 * 1024, 0);
+                    &mut fallback
+                }
+            };
+            let mut total = 0u64;
+            loop {
+                let n = match src.read(buf) {
+                    Ok(0) => return Ok(total),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                self.write_bytes(&buf[..n])?;
+                total = total.saturating_add(n as u64);
+            }
+        })
     }
 
     /// Ends the entry as complete.
