@@ -87,6 +87,36 @@ pub struct ExtractArgs {
     /// Hash the evidence again at the end to prove it is unchanged.
     #[arg(long = "rehash-evidence")]
     pub rehash_evidence: bool,
+    /// Threads a plugin may deliver entries from (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+    /// Space to leave free on the case disk, e.g. 512M or 2G (default 256M);
+    /// extraction stops with an error rather than go below it.
+    #[arg(long = "min-free", value_name = "SIZE", value_parser = parse_size)]
+    pub min_free: Option<u64>,
+}
+
+/// Parses `1234`, `512K`, `256M`, `2G`, `1T` (binary multiples).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size suffix `{c}` (use K, M, G or T)")),
+            };
+            (&text[..i], shift)
+        }
+        _ => (text, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 512M"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Shown at the end of `--help`.
@@ -106,6 +136,15 @@ mod tests {
     #[test]
     fn verify_cli() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999T").is_err());
     }
 
     #[test]

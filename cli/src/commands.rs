@@ -138,6 +138,10 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
         command_line: config::command_line(),
         settings: cfg.in_force(x, &hashes),
         cancel,
+        threads: x.threads.unwrap_or(0),
+        min_free: x
+            .min_free
+            .unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
     };
     let host = load_plugins(cfg);
     let progress = Progress::new(args.quiet, args.json);

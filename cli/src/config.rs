@@ -58,6 +58,8 @@ impl Config {
             "plugin_dirs": self.plugin_dirs.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
             "format": x.format,
             "rehash_evidence": x.rehash_evidence,
+            "threads": x.threads,
+            "min_free": x.min_free.unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
         })
     }
 }

@@ -9,7 +9,7 @@
 //! modification time (for a folder, a fingerprint of every entry's path,
 //! size and mtime) are taken at open and compared at the end.
 
-use crate::hash::{Digests, HashAlgorithm, MultiHasher};
+use crate::hash::{Digests, HashAlgorithm, HashThread, MultiHasher};
 use serde_json::json;
 use sha2::Digest;
 use std::fs::{self, File};
@@ -228,6 +228,33 @@ fn fingerprint(path: &Path, kind: EvidenceKind) -> io::Result<Fingerprint> {
     })
 }
 
+/// Where a [`HashedSource`]'s bytes are hashed.
+#[derive(Debug)]
+enum Digester {
+    /// On the reading thread (small files of a folder evidence).
+    Inline(Box<MultiHasher>),
+    /// On a thread of its own (the evidence file), overlapping the plugin's work.
+    Thread(HashThread),
+}
+
+impl Digester {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Digester::Inline(h) => h.update(data),
+            Digester::Thread(h) => h.update(data),
+        }
+    }
+
+    fn finish(self) -> io::Result<Digests> {
+        match self {
+            Digester::Inline(h) => Ok((*h).finish()),
+            Digester::Thread(h) => h
+                .finish()
+                .ok_or_else(|| io::Error::other("the evidence hashing thread failed")),
+        }
+    }
+}
+
 /// A file of the evidence being read by a plugin, hashed in offset order as
 /// the reads pass. Reads may come in any order; bytes are hashed once, when
 /// the contiguous prefix reaches them, and a gap the plugin skipped is read
@@ -235,18 +262,27 @@ fn fingerprint(path: &Path, kind: EvidenceKind) -> io::Result<Fingerprint> {
 #[derive(Debug)]
 pub struct HashedSource {
     file: File,
-    hasher: Option<MultiHasher>,
+    digester: Option<Digester>,
     hashed_upto: u64,
 }
 
 impl HashedSource {
-    /// Wraps an open file; hashing starts at offset 0.
+    /// Wraps an open file; hashing starts at offset 0, on the reading thread.
     pub fn new(file: File, algorithms: &[HashAlgorithm]) -> HashedSource {
         HashedSource {
             file,
-            hasher: Some(MultiHasher::new(algorithms)),
+            digester: Some(Digester::Inline(Box::new(MultiHasher::new(algorithms)))),
             hashed_upto: 0,
         }
+    }
+
+    /// Like [`HashedSource::new`], hashing on a thread of its own.
+    pub fn threaded(file: File, algorithms: &[HashAlgorithm]) -> io::Result<HashedSource> {
+        Ok(HashedSource {
+            file,
+            digester: Some(Digester::Thread(HashThread::spawn(algorithms)?)),
+            hashed_upto: 0,
+        })
     }
 
     /// Bytes hashed so far (from offset 0).
@@ -263,8 +299,8 @@ impl HashedSource {
         let end = offset.saturating_add(n as u64);
         if offset <= self.hashed_upto && end > self.hashed_upto {
             let new = usize::try_from(self.hashed_upto - offset).map_err(io::Error::other)?;
-            if let Some(h) = &mut self.hasher {
-                h.update(&buf[new..n]);
+            if let Some(d) = &mut self.digester {
+                d.update(&buf[new..n]);
             }
             self.hashed_upto = end;
         }
@@ -281,8 +317,8 @@ impl HashedSource {
             if n == 0 {
                 break;
             }
-            if let Some(h) = &mut self.hasher {
-                h.update(&buf[..n]);
+            if let Some(d) = &mut self.digester {
+                d.update(&buf[..n]);
             }
             self.hashed_upto += n as u64;
         }
@@ -295,11 +331,43 @@ impl HashedSource {
     pub fn finish(&mut self) -> io::Result<(Digests, u64, u64)> {
         let before = self.hashed_upto;
         self.hash_gap(u64::MAX)?;
-        let digests = self
-            .hasher
-            .take()
-            .map(MultiHasher::finish)
-            .unwrap_or_default();
+        let digests = match self.digester.take() {
+            Some(d) => d.finish()?,
+            None => Digests::new(),
+        };
         Ok((digests, self.hashed_upto, self.hashed_upto - before))
     }
+}
+
+/// A background hashing of the whole evidence: its digests and size.
+pub type HashJob = std::thread::JoinHandle<io::Result<(Digests, u64)>>;
+
+/// Hashes a whole evidence file on a thread of its own, while a
+/// random-access plugin reads it; `progress` counts the bytes hashed.
+pub fn hash_in_background(
+    path: &Path,
+    algorithms: &[HashAlgorithm],
+    progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> io::Result<HashJob> {
+    let mut file = open_read_only(path)?;
+    let algorithms = algorithms.to_vec();
+    std::thread::Builder::new()
+        .name("exhibit-evidence-hash".into())
+        .spawn(move || {
+            let mut hasher = MultiHasher::new(&algorithms);
+            let mut buf = vec![0u8; 1 << 20];
+            let mut total = 0u64;
+            loop {
+                let n = match io::Read::read(&mut file, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                hasher.update(&buf[..n]);
+                total += n as u64;
+                progress.store(total, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok((hasher.finish(), total))
+        })
 }

@@ -120,6 +120,66 @@ impl MultiHasher {
     }
 }
 
+/// Chunks in flight to a [`HashThread`]; bounds its memory to this many
+/// buffers of the caller's read size.
+const HASH_QUEUE: usize = 8;
+
+/// A [`MultiHasher`] running on a thread of its own, fed through a bounded
+/// channel, so that hashing one stream (the evidence) overlaps with the work
+/// of the calling thread (decoding, hashing and writing the files).
+/// Buffers travel back to be reused; memory stays at [`HASH_QUEUE`] chunks.
+#[derive(Debug)]
+pub struct HashThread {
+    chunks: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<Digests>>,
+}
+
+impl HashThread {
+    /// Starts the hashing thread.
+    pub fn spawn(algorithms: &[HashAlgorithm]) -> std::io::Result<HashThread> {
+        let (chunks, inbox) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_QUEUE);
+        let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let mut hasher = MultiHasher::new(algorithms);
+        let worker = std::thread::Builder::new()
+            .name("exhibit-hash".into())
+            .spawn(move || {
+                for chunk in inbox {
+                    hasher.update(&chunk);
+                    // The sender may be gone at the end; the buffer is then freed.
+                    let _ = give_back.send(chunk);
+                }
+                hasher.finish()
+            })?;
+        Ok(HashThread {
+            chunks: Some(chunks),
+            spare,
+            worker: Some(worker),
+        })
+    }
+
+    /// Queues a copy of `data`; blocks while the queue is full.
+    pub fn update(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut buf = self.spare.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(data);
+        if let Some(chunks) = &self.chunks {
+            // Fails only if the worker died, which `finish` reports.
+            let _ = chunks.send(buf);
+        }
+    }
+
+    /// Waits for every queued chunk and returns the digests; `None` if the
+    /// hashing thread panicked.
+    pub fn finish(mut self) -> Option<Digests> {
+        self.chunks.take();
+        self.worker.take().and_then(|w| w.join().ok())
+    }
+}
+
 /// SHA-256 of `data` as lowercase hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
@@ -162,6 +222,19 @@ mod tests {
             d["sha256"],
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn hash_thread_equals_inline_hashing() {
+        let algorithms = HashAlgorithm::parse_list("md5,sha1").unwrap();
+        let mut inline = MultiHasher::new(&algorithms);
+        let mut threaded = HashThread::spawn(&algorithms).unwrap();
+        for i in 0..100u32 {
+            let chunk = vec![u8::try_from(i % 251).unwrap(); usize::try_from(i * 97).unwrap()];
+            inline.update(&chunk);
+            threaded.update(&chunk);
+        }
+        assert_eq!(threaded.finish().unwrap(), inline.finish());
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //!     command_line: std::env::args().collect(),
 //!     settings: serde_json::Value::Null,
 //!     cancel: Default::default(),
+//!     threads: 0,
+//!     min_free: exhibit_core::extract::DEFAULT_MIN_FREE,
 //! };
 //! let summary = extract(&plugins, &opts, &Silent)?;
 //! println!("{} files, chain {}", summary.files, summary.chain_hash);
@@ -35,6 +37,7 @@ pub mod custody;
 pub mod evidence;
 pub mod extract;
 pub mod hash;
+mod host;
 pub mod plugin;
 pub mod sanitize;
 pub mod settings;

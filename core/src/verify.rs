@@ -329,13 +329,13 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
             }
         }
     }
-    if let (Some(expected), Some(actual)) = (expect, &report.chain_hash) {
-        if !expected.eq_ignore_ascii_case(actual) {
-            report.problems.push(Problem::ChainMismatch {
-                expected: expected.to_owned(),
-                actual: actual.clone(),
-            });
-        }
+    if let (Some(expected), Some(actual)) = (expect, &report.chain_hash)
+        && !expected.eq_ignore_ascii_case(actual)
+    {
+        report.problems.push(Problem::ChainMismatch {
+            expected: expected.to_owned(),
+            actual: actual.clone(),
+        });
     }
     check_files(case_dir, &expected_files, &mut report)?;
     Ok(report)

@@ -40,6 +40,9 @@ pub struct PluginInfo {
     pub description: String,
     /// File extensions it usually handles.
     pub extensions: Vec<String>,
+    /// True when the plugin reads the evidence at random offsets (zip):
+    /// the host then hashes the evidence on a thread of its own.
+    pub random_access: bool,
     /// The library file.
     pub path: PathBuf,
     /// SHA-256 of the library file, taken before it was loaded.
@@ -347,6 +350,7 @@ fn validate(id: loader::Identity, path: &Path, sha256: &str) -> Result<PluginInf
             .unwrap_or_default()
             .to_owned(),
         extensions,
+        random_access: handles["access"] == "random",
         path: path.to_owned(),
         sha256: sha256.to_owned(),
     })

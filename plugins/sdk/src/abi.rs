@@ -152,6 +152,10 @@ pub struct Host {
     pub evidence_size: u64,
     /// The evidence's path as given (raw OS bytes), for messages.
     pub evidence_name: Bytes,
+    /// How many threads the plugin may use to deliver entries in parallel
+    /// (at least 1). A random-access plugin may begin and write several
+    /// entries at once from that many threads.
+    pub threads: u32,
     /// Opaque host state.
     pub ctx: *mut c_void,
     /// Reads up to `len` bytes at `offset` of `handle` into `buf`; stores the

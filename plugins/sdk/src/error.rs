@@ -104,10 +104,10 @@ impl From<std::io::Error> for PluginError {
     /// inside `copy_from`, say); any other I/O failure becomes `Io`.
     fn from(e: std::io::Error) -> Self {
         if e.get_ref().is_some_and(|inner| inner.is::<PluginError>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(plugin) = inner.downcast::<PluginError>() {
-                    return *plugin;
-                }
+            if let Some(inner) = e.into_inner()
+                && let Ok(plugin) = inner.downcast::<PluginError>()
+            {
+                return *plugin;
             }
             return PluginError::Io {
                 offset: None,

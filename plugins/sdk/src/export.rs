@@ -100,6 +100,7 @@ pub fn describe<P: FormatPlugin>() -> StaticDescriptor {
     let handles = serde_json::json!({
         "description": P::DESCRIPTION,
         "extensions": P::EXTENSIONS,
+        "access": P::ACCESS.name(),
     });
     // Leaked once per library: the descriptor must outlive every call.
     let handles: &'static str = Box::leak(handles.to_string().into_boxed_str());
@@ -248,6 +249,7 @@ impl<'h> RawHost<'h> {
                 name,
                 size: host.evidence_size,
                 is_dir: host.evidence_is_dir != 0,
+                threads: host.threads.max(1),
             },
         })
     }
@@ -598,6 +600,7 @@ pub unsafe fn call_run(descriptor: &Descriptor, services: &dyn HostServices) -> 
         evidence_is_dir: u32::from(evidence.is_dir),
         evidence_size: evidence.size,
         evidence_name: Bytes::from_slice(&evidence.name),
+        threads: evidence.threads.max(1),
         ctx: ctx.cast_mut().cast(),
         read_at: Some(cb_read_at),
         list_dir: Some(cb_list_dir),

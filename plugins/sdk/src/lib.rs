@@ -48,5 +48,5 @@ pub mod testing;
 pub use abi::Status;
 pub use error::PluginError;
 pub use meta::{EntryKind, EntryMeta, RawBytes, Time, from_hex, system_time, to_hex};
-pub use plugin::{FormatPlugin, Probe};
+pub use plugin::{Access, FormatPlugin, Probe};
 pub use session::{DirEntry, EvidenceInfo, HostServices, OutputFile, Session, SourceReader};

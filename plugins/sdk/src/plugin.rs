@@ -4,6 +4,25 @@
 use crate::error::PluginError;
 use crate::session::Session;
 
+/// How a format plugin reads its evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Front to back, once (tar, ADB backups, folder files).
+    Sequential,
+    /// At any offset, possibly from several threads (zip, disk images).
+    Random,
+}
+
+impl Access {
+    /// The name used in the descriptor's `handles_json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Sequential => "sequential",
+            Access::Random => "random",
+        }
+    }
+}
+
 /// What a format plugin sees when asked whether the evidence is its format.
 #[derive(Debug, Clone, Copy)]
 pub struct Probe<'a> {
@@ -40,6 +59,11 @@ pub trait FormatPlugin: Default + 'static {
     const DESCRIPTION: &'static str;
     /// File name extensions the format usually has, without the dot.
     const EXTENSIONS: &'static [&'static str] = &[];
+    /// How the plugin reads the evidence. The host hashes a sequential
+    /// reader's evidence from the very reads it makes (each byte read once);
+    /// for a random-access reader it hashes the evidence on a thread of its
+    /// own, concurrently with the run.
+    const ACCESS: Access = Access::Sequential;
 
     /// How sure the plugin is that the evidence is its format: 0 (not mine)
     /// to 100 (certain). Must be cheap and must not fail.

@@ -21,6 +21,8 @@ pub struct EvidenceInfo {
     pub size: u64,
     /// True when the evidence is a folder.
     pub is_dir: bool,
+    /// Threads the plugin may use to deliver entries in parallel (≥ 1).
+    pub threads: u32,
 }
 
 /// The host's services, one method per callback of [`abi::Host`].

@@ -119,6 +119,7 @@ impl MemoryHost {
                 name: name.as_bytes().to_vec(),
                 size: data.len() as u64,
                 is_dir: false,
+                threads: 1,
             },
             source: Source::Memory(data),
             state: Mutex::new(State::default()),
@@ -133,10 +134,17 @@ impl MemoryHost {
                 name: root.to_string_lossy().into_owned().into_bytes(),
                 size: 0,
                 is_dir: true,
+                threads: 1,
             },
             source: Source::Folder(root),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Lets plugins deliver from `threads` threads (the default is 1).
+    pub fn with_threads(mut self, threads: u32) -> MemoryHost {
+        self.evidence.threads = threads.max(1);
+        self
     }
 
     /// Takes what was delivered so far, leaving the host empty.

@@ -380,6 +380,7 @@ fn ten_thousand_levels_through_a_synthetic_host() {
             name: b"chain".to_vec(),
             size: 0,
             is_dir: true,
+            threads: 1,
         },
         depth: DEPTH,
         ended: std::sync::Mutex::new((0, 0)),

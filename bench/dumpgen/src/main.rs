@@ -1,0 +1,2 @@
+//! Benchmark dump generator: lands with issue 3's benchmark.
+fn main() {}

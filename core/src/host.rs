@@ -1,0 +1,830 @@
+//! The core's side of the plugin ABI during an extraction: [`ExtractHost`]
+//! serves evidence bytes to a format plugin and takes back the entries it
+//! delivers, writing each file under its sanitised path while hashing it.
+//!
+//! Policy: every byte a plugin delivers is hashed as it is written, never by
+//! reading the file back. Calls may come from several plugin threads at once
+//! (a random-access format decoding entries in parallel): the custody log,
+//! the table of open entries and each entry have their own locks, so the
+//! heavy work of one entry (hashing, writing) never waits for another's.
+//! Evidence bytes are hashed in offset order as a sequential plugin reads
+//! them, on a thread of their own; a random-access plugin's evidence is hashed
+//! by a background thread reading it front to back, concurrently with the run.
+//! The case disk keeps a reserve: an entry that would not fit, or a disk that
+//! fills while writing, stops the run with an error saying where.
+
+use crate::case::{ARTIFACTS_DIR, CaseFolder, FILES_DIR};
+use crate::custody::action;
+use crate::evidence::{
+    Evidence, EvidenceKind, HashJob, HashedSource, hash_in_background, open_read_only,
+};
+use crate::extract::{Observer, Run};
+use crate::hash::{Digests, HashAlgorithm, MultiHasher};
+use crate::sanitize::sanitize;
+use exhibit_plugin_sdk::abi::{self, level};
+use exhibit_plugin_sdk::{EntryKind, EntryMeta, EvidenceInfo, HostServices, RawBytes, Status};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Re-check the free space of the case disk after this many bytes written.
+const SPACE_CHECK_EVERY: u64 = 64 << 20;
+
+/// How the host reads and hashes the evidence for one run.
+pub(crate) enum EvidenceAccess {
+    /// A sequential plugin: hashed from its own reads.
+    Sequential(Box<Mutex<HashedSource>>),
+    /// A random-access plugin: plain reads; a background thread hashes the file.
+    Random {
+        file: File,
+        hashed: Arc<AtomicU64>,
+        worker: Mutex<Option<HashJob>>,
+    },
+    /// A folder: each file the plugin opens is hashed as it is read.
+    Folder,
+}
+
+/// What the run needs to know to set up the host.
+pub(crate) struct HostSetup<'a> {
+    pub evidence: &'a Evidence,
+    pub case: &'a CaseFolder,
+    pub hashes: &'a [HashAlgorithm],
+    pub plugin: &'a str,
+    pub random_access: bool,
+    pub threads: u32,
+    pub min_free: u64,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// An entry being delivered.
+struct Output {
+    name: Vec<u8>,
+    meta: EntryMeta,
+    path: Option<String>,
+    writer: Option<BufWriter<File>>,
+    hasher: MultiHasher,
+    written: u64,
+    write_error: Option<String>,
+}
+
+/// A record file being written.
+struct ArtifactFile {
+    path: String,
+    writer: BufWriter<File>,
+    hasher: MultiHasher,
+    records: u64,
+    bytes: u64,
+}
+
+/// A file of a folder evidence opened by the plugin.
+struct OpenSource {
+    path: String,
+    source: HashedSource,
+}
+
+/// The digests of a folder evidence: a manifest of every file read.
+struct Manifest {
+    hasher: MultiHasher,
+    files: u64,
+    bytes: u64,
+}
+
+/// What closing the host leaves for the end of the run.
+pub(crate) struct ClosedHost {
+    pub evidence_digests: Digests,
+    pub evidence_bytes: u64,
+    pub host_read: u64,
+    pub manifest_files: u64,
+    pub concurrent: bool,
+}
+
+/// The core's implementation of the plugin ABI's host services for one extraction.
+pub(crate) struct ExtractHost<'r> {
+    info: EvidenceInfo,
+    root: PathBuf,
+    case: CaseFolder,
+    hashes: Vec<HashAlgorithm>,
+    plugin: String,
+    cancel: Arc<AtomicBool>,
+    observer: &'r dyn Observer,
+    run: Mutex<&'r mut Run>,
+    evidence: EvidenceAccess,
+    sources: Mutex<HashMap<u64, Arc<Mutex<OpenSource>>>>,
+    outputs: Mutex<HashMap<u64, Arc<Mutex<Output>>>>,
+    artifacts: Mutex<BTreeMap<String, ArtifactFile>>,
+    manifest: Mutex<Manifest>,
+    next_handle: AtomicU64,
+    /// Bytes written to the case so far, and when the free space was last checked.
+    written: AtomicU64,
+    space_checked_at: AtomicU64,
+    min_free: u64,
+    out_of_space: AtomicBool,
+}
+
+/// Locks a mutex even if a plugin thread panicked while holding it: the
+/// panic was caught at the ABI boundary and what is recorded stays valid.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<'r> ExtractHost<'r> {
+    pub(crate) fn new(
+        run: &'r mut Run,
+        setup: &HostSetup<'_>,
+        observer: &'r dyn Observer,
+    ) -> io::Result<ExtractHost<'r>> {
+        let ev = setup.evidence;
+        let is_dir = ev.kind() == EvidenceKind::Folder;
+        let evidence = if is_dir {
+            EvidenceAccess::Folder
+        } else if setup.random_access {
+            let hashed = Arc::new(AtomicU64::new(0));
+            let worker = hash_in_background(ev.path(), setup.hashes, hashed.clone())?;
+            EvidenceAccess::Random {
+                file: open_read_only(ev.path())?,
+                hashed,
+                worker: Mutex::new(Some(worker)),
+            }
+        } else {
+            EvidenceAccess::Sequential(Box::new(Mutex::new(HashedSource::threaded(
+                open_read_only(ev.path())?,
+                setup.hashes,
+            )?)))
+        };
+        Ok(ExtractHost {
+            info: EvidenceInfo {
+                name: ev.path().as_os_str().as_encoded_bytes().to_vec(),
+                size: if is_dir { 0 } else { ev.size() },
+                is_dir,
+                threads: setup.threads.max(1),
+            },
+            root: ev.path().to_owned(),
+            case: setup.case.clone(),
+            hashes: setup.hashes.to_vec(),
+            plugin: setup.plugin.to_owned(),
+            cancel: setup.cancel.clone(),
+            observer,
+            run: Mutex::new(run),
+            evidence,
+            sources: Mutex::new(HashMap::new()),
+            outputs: Mutex::new(HashMap::new()),
+            artifacts: Mutex::new(BTreeMap::new()),
+            manifest: Mutex::new(Manifest {
+                hasher: MultiHasher::new(setup.hashes),
+                files: 0,
+                bytes: 0,
+            }),
+            next_handle: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            space_checked_at: AtomicU64::new(0),
+            min_free: setup.min_free,
+            out_of_space: AtomicBool::new(false),
+        })
+    }
+
+    fn handle(&self) -> u64 {
+        self.next_handle.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records an entry in the custody log; `Status::IO` if the log cannot be written.
+    fn note(&self, act: &str, details: Value) -> Status {
+        match lock(&self.run).note(act, details) {
+            Ok(()) => Status::OK,
+            Err(e) => {
+                tracing::error!("cannot write the custody log: {e}");
+                Status::IO
+            }
+        }
+    }
+
+    /// Records a failure of the host's own (write error, bad call) and
+    /// returns `status` for the plugin.
+    fn fail(&self, status: Status, message: String, mut details: Value) -> Status {
+        self.observer.problem(true, &message);
+        details["plugin"] = json!(self.plugin);
+        if lock(&self.run).error(message, details).is_err() {
+            return Status::IO;
+        }
+        status
+    }
+
+    /// Stops the run because the case disk is (nearly) full.
+    fn stop_for_space(&self, message: String, details: Value) -> Status {
+        if !self.out_of_space.swap(true, Ordering::SeqCst) {
+            self.cancel.store(true, Ordering::SeqCst);
+            self.fail(Status::IO, message, details);
+        }
+        Status::IO
+    }
+
+    /// Free bytes on the case disk, above the reserve.
+    fn usable_space(&self) -> Option<(u64, u64)> {
+        let free = fs4::available_space(self.case.root()).ok()?;
+        Some((free, free.saturating_sub(self.min_free)))
+    }
+
+    /// Resolves a `/`-separated path of the evidence folder, refusing `..`
+    /// and any symbolic link on the way, so a plugin cannot read outside it.
+    fn folder_path(&self, rel: &[u8]) -> Result<PathBuf, Status> {
+        if !self.info.is_dir {
+            return Err(Status::UNSUPPORTED);
+        }
+        let mut path = self.root.clone();
+        for part in rel.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            if part == b".." || part == b"." {
+                return Err(Status::INVALID);
+            }
+            path.push(os_str(part));
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Status::INVALID);
+            }
+        }
+        Ok(path)
+    }
+
+    fn close_source(&self, handle: u64) -> Status {
+        let Some(open) = lock(&self.sources).remove(&handle) else {
+            return Status::INVALID;
+        };
+        let mut open = lock(&open);
+        match open.source.finish() {
+            Ok((digests, _, host_read)) => {
+                let sha = digests.get("sha256").cloned().unwrap_or_default();
+                let mut m = lock(&self.manifest);
+                m.bytes += host_read;
+                m.hasher
+                    .update(format!("{sha}  {}\n", open.path).as_bytes());
+                m.files += 1;
+                Status::OK
+            }
+            Err(e) => {
+                let message = format!("cannot finish reading evidence file {}: {e}", open.path);
+                let details = json!({"source": open.path});
+                drop(open);
+                self.fail(Status::IO, message, details)
+            }
+        }
+    }
+
+    fn finish_output(&self, mut out: Output, status: Status, note: &[u8]) -> Status {
+        let note = String::from_utf8_lossy(note).into_owned();
+        let name = RawBytes(std::mem::take(&mut out.name));
+        if out.meta.kind != EntryKind::File {
+            lock(&self.run).counts.entries += 1;
+            let details = json!({
+                "name": name,
+                "kind": out.meta.kind,
+                "path": out.path,
+                "meta": out.meta,
+            });
+            return self.note(action::ENTRY_RECORDED, details);
+        }
+        if let Some(writer) = out.writer.take() {
+            match writer.into_inner() {
+                Ok(file) => {
+                    if let Some(mtime) = out.meta.mtime.and_then(to_system_time) {
+                        // Best effort: the examiner's file browser shows the
+                        // dump's time; the log keeps it regardless.
+                        let _ = file.set_modified(mtime);
+                    }
+                }
+                Err(e) => {
+                    out.write_error.get_or_insert_with(|| e.error().to_string());
+                }
+            }
+        }
+        let digests = out.hasher.finish();
+        let complete = status == Status::OK && out.write_error.is_none();
+        let path = out.path.clone().unwrap_or_default();
+        let details = json!({
+            "name": name,
+            "path": path,
+            "size": out.written,
+            "hashes": digests,
+            "complete": complete,
+            "meta": out.meta,
+        });
+        {
+            let mut run = lock(&self.run);
+            run.counts.files += 1;
+            run.counts.bytes += out.written;
+            if run.note(action::FILE_EXTRACTED, details).is_err() {
+                return Status::IO;
+            }
+        }
+        self.observer.file_written(&path, out.written);
+        let mut problems = Vec::new();
+        if status != Status::OK {
+            let why = if note.is_empty() {
+                status.name().into_owned()
+            } else {
+                note
+            };
+            problems.push(format!("{path} is incomplete ({}): {why}", status.name()));
+        }
+        if let Some(e) = &out.write_error {
+            problems.push(format!("writing {path} failed: {e}"));
+        }
+        if let Some(declared) = out
+            .meta
+            .size
+            .filter(|&d| d != out.written && status == Status::OK)
+        {
+            problems.push(format!(
+                "plugin declared {declared} bytes for {path} but delivered {}",
+                out.written
+            ));
+        }
+        for message in problems {
+            let details = json!({"path": path, "name": name, "offset": out.meta.offset});
+            if self.fail(Status::OK, message, details) != Status::OK {
+                return Status::IO;
+            }
+        }
+        Status::OK
+    }
+
+    /// Ends whatever the plugin left open and completes the evidence digests.
+    pub(crate) fn close(self) -> io::Result<ClosedHost> {
+        let open: Vec<Arc<Mutex<Output>>> = lock(&self.outputs).drain().map(|(_, o)| o).collect();
+        for out in open {
+            let out = match Arc::try_unwrap(out) {
+                Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+                Err(_) => continue,
+            };
+            self.finish_output(
+                out,
+                Status::CORRUPT,
+                b"the plugin returned without ending this entry",
+            );
+        }
+        let sources: Vec<u64> = lock(&self.sources).keys().copied().collect();
+        for handle in sources {
+            self.close_source(handle);
+        }
+        let artifacts = std::mem::take(&mut *lock(&self.artifacts));
+        for (kind, mut art) in artifacts {
+            let flushed = art.writer.flush();
+            let details = json!({
+                "kind": kind,
+                "path": art.path,
+                "records": art.records,
+                "size": art.bytes,
+                "hashes": art.hasher.finish(),
+            });
+            lock(&self.run).note(action::ARTIFACT_WRITTEN, details)?;
+            if let Err(e) = flushed {
+                self.fail(
+                    Status::IO,
+                    format!("writing {} failed: {e}", art.path),
+                    json!({}),
+                );
+            }
+        }
+        match self.evidence {
+            EvidenceAccess::Sequential(source) => {
+                let mut source = (*source).into_inner().unwrap_or_else(|p| p.into_inner());
+                let (digests, total, host_read) = source.finish()?;
+                self.observer.evidence_progress(total);
+                Ok(ClosedHost {
+                    evidence_digests: digests,
+                    evidence_bytes: total,
+                    host_read,
+                    manifest_files: 0,
+                    concurrent: false,
+                })
+            }
+            EvidenceAccess::Random { worker, .. } => {
+                let worker = worker.into_inner().unwrap_or_else(|p| p.into_inner());
+                let (digests, total) = worker
+                    .ok_or_else(|| io::Error::other("evidence hashing never started"))?
+                    .join()
+                    .map_err(|_| io::Error::other("the evidence hashing thread panicked"))??;
+                self.observer.evidence_progress(total);
+                Ok(ClosedHost {
+                    evidence_digests: digests,
+                    evidence_bytes: total,
+                    host_read: total,
+                    manifest_files: 0,
+                    concurrent: true,
+                })
+            }
+            EvidenceAccess::Folder => {
+                let m = self
+                    .manifest
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner());
+                Ok(ClosedHost {
+                    evidence_digests: m.hasher.finish(),
+                    evidence_bytes: m.bytes,
+                    host_read: 0,
+                    manifest_files: m.files,
+                    concurrent: false,
+                })
+            }
+        }
+    }
+
+    fn output(&self, file: u64) -> Option<Arc<Mutex<Output>>> {
+        lock(&self.outputs).get(&file).cloned()
+    }
+
+    /// Counts bytes written and, every [`SPACE_CHECK_EVERY`], checks the
+    /// case disk still has more than the reserve.
+    fn account(&self, n: u64, path: &str) -> Status {
+        let total = self.written.fetch_add(n, Ordering::Relaxed) + n;
+        let last = self.space_checked_at.load(Ordering::Relaxed);
+        if total.saturating_sub(last) < SPACE_CHECK_EVERY
+            || self
+                .space_checked_at
+                .compare_exchange(last, total, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Status::OK;
+        }
+        match self.usable_space() {
+            Some((free, 0)) => self.stop_for_space(
+                format!(
+                    "the case disk is nearly full ({free} bytes free, reserve {}): extraction stopped while writing {path}, after {total} bytes in all",
+                    self.min_free
+                ),
+                json!({"path": path, "free": free, "reserve": self.min_free, "written": total}),
+            ),
+            _ => Status::OK,
+        }
+    }
+}
+
+/// Why an entry did not land at the path its name suggests, if it did not:
+/// a `..` step (neutralised), or a name already taken (a duplicate or a
+/// file/directory clash). Plain absolute names are normal in dumps and
+/// are not worth a warning.
+fn placement_note(name: &[u8], components: &[String], path: &str) -> Option<String> {
+    let shown = String::from_utf8_lossy(name);
+    if name.split(|&b| b == b'/').any(|c| c == b"..") {
+        return Some(format!(
+            "entry name {shown:?} climbs out of the dump's root with `..`; written inside the case as {path}"
+        ));
+    }
+    let natural = std::iter::once(FILES_DIR)
+        .chain(components.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("/");
+    (natural != path && !components.is_empty()).then(|| {
+        format!(
+            "{natural} is already taken (a duplicate or a file/folder clash); {shown:?} written as {path}"
+        )
+    })
+}
+
+fn valid_record_kind(kind: &[u8]) -> bool {
+    !kind.is_empty()
+        && kind.len() <= 64
+        && kind[0].is_ascii_lowercase()
+        && kind
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+}
+
+fn to_system_time(t: exhibit_plugin_sdk::Time) -> Option<std::time::SystemTime> {
+    let base = std::time::UNIX_EPOCH;
+    let nanos = Duration::from_nanos(u64::from(t.nanos));
+    if t.secs >= 0 {
+        base.checked_add(Duration::from_secs(t.secs.unsigned_abs()))?
+            .checked_add(nanos)
+    } else {
+        base.checked_sub(Duration::from_secs(t.secs.unsigned_abs()))?
+            .checked_add(nanos)
+    }
+}
+
+#[cfg(unix)]
+fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
+    std::os::unix::ffi::OsStrExt::from_bytes(bytes)
+}
+
+#[cfg(not(unix))]
+fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(std::str::from_utf8(bytes).unwrap_or("\u{fffd}"))
+}
+
+impl HostServices for ExtractHost<'_> {
+    fn evidence(&self) -> &EvidenceInfo {
+        &self.info
+    }
+
+    fn read_at(&self, handle: u64, offset: u64, buf: &mut [u8]) -> Result<usize, Status> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Status::CANCELLED);
+        }
+        let (result, label) = if handle == abi::EVIDENCE_HANDLE {
+            match &self.evidence {
+                EvidenceAccess::Sequential(source) => {
+                    let mut source = lock(source);
+                    let r = source.read_at(offset, buf);
+                    self.observer.evidence_progress(source.hashed_upto());
+                    (r, String::new())
+                }
+                EvidenceAccess::Random { file, hashed, .. } => {
+                    self.observer
+                        .evidence_progress(hashed.load(Ordering::Relaxed));
+                    (crate::evidence::read_at(file, offset, buf), String::new())
+                }
+                EvidenceAccess::Folder => return Err(Status::UNSUPPORTED),
+            }
+        } else {
+            let Some(open) = lock(&self.sources).get(&handle).cloned() else {
+                return Err(Status::INVALID);
+            };
+            let mut open = lock(&open);
+            let before = open.source.hashed_upto();
+            let r = open.source.read_at(offset, buf);
+            let read = open.source.hashed_upto() - before;
+            let progress = {
+                let mut m = lock(&self.manifest);
+                m.bytes += read;
+                m.bytes
+            };
+            self.observer.evidence_progress(progress);
+            (r, open.path.clone())
+        };
+        result.map_err(|e| {
+            let what = if label.is_empty() {
+                "the evidence".to_owned()
+            } else {
+                label
+            };
+            let message = format!("reading {what} at offset {offset:#x} failed: {e}");
+            self.fail(Status::IO, message, json!({"offset": offset}))
+        })
+    }
+
+    fn list_dir(&self, path: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Status {
+        let dir = match self.folder_path(path) {
+            Ok(dir) => dir,
+            Err(status) => return status,
+        };
+        let read = match std::fs::read_dir(&dir) {
+            Ok(read) => read,
+            Err(_) => return Status::IO,
+        };
+        let mut entries: Vec<_> = read.filter_map(Result::ok).collect();
+        entries.sort_by(|a, b| {
+            a.file_name()
+                .as_encoded_bytes()
+                .cmp(b.file_name().as_encoded_bytes())
+        });
+        for entry in entries {
+            let md = match std::fs::symlink_metadata(entry.path()) {
+                Ok(md) => md,
+                Err(e) => {
+                    // One unreadable entry must not hide its siblings.
+                    let message = format!(
+                        "cannot read the metadata of {}: {e}",
+                        entry.path().display()
+                    );
+                    self.fail(Status::OK, message, json!({}));
+                    continue;
+                }
+            };
+            let mut meta = EntryMeta::from_fs(&md);
+            if md.file_type().is_symlink() {
+                meta.link_target = std::fs::read_link(entry.path())
+                    .ok()
+                    .map(|t| RawBytes(t.into_os_string().into_encoded_bytes()));
+            }
+            let Ok(json) = serde_json::to_vec(&meta) else {
+                return Status::INVALID;
+            };
+            if !visit(entry.file_name().as_encoded_bytes(), &json) {
+                break;
+            }
+        }
+        Status::OK
+    }
+
+    fn open(&self, path: &[u8]) -> Result<u64, Status> {
+        let full = self.folder_path(path)?;
+        let file = open_read_only(&full).map_err(|_| Status::IO)?;
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(Status::INVALID);
+        }
+        let handle = self.handle();
+        let open = OpenSource {
+            path: String::from_utf8_lossy(path).into_owned(),
+            source: HashedSource::new(file, &self.hashes),
+        };
+        lock(&self.sources).insert(handle, Arc::new(Mutex::new(open)));
+        Ok(handle)
+    }
+
+    fn close(&self, handle: u64) -> Status {
+        self.close_source(handle)
+    }
+
+    fn begin_file(&self, name: &[u8], meta_json: &[u8]) -> Result<u64, Status> {
+        if self.out_of_space.load(Ordering::Relaxed) {
+            return Err(Status::IO);
+        }
+        let shown = String::from_utf8_lossy(name);
+        let raw = || json!({"name": RawBytes(name.to_vec())});
+        let meta: EntryMeta = serde_json::from_slice(meta_json).map_err(|e| {
+            let message = format!(
+                "plugin `{}` sent invalid metadata for {shown:?}: {e}",
+                self.plugin
+            );
+            self.fail(Status::INVALID, message, raw())
+        })?;
+        if let (EntryKind::File, Some(declared)) = (meta.kind, meta.size)
+            && let Some((free, usable)) = self.usable_space()
+            && declared > usable
+        {
+            let message = format!(
+                "{shown:?} declares {declared} bytes but the case disk has only {free} bytes free (reserve {}): extraction stopped before it",
+                self.min_free
+            );
+            let details = json!({"name": RawBytes(name.to_vec()), "needed": declared, "free": free, "reserve": self.min_free, "offset": meta.offset});
+            return Err(self.stop_for_space(message, details));
+        }
+        let components = sanitize(name);
+        let (path, writer) = match meta.kind {
+            EntryKind::File => match self.case.create_file(&components) {
+                Ok((path, file)) => (Some(path), Some(BufWriter::with_capacity(256 * 1024, file))),
+                Err(e) => {
+                    let message = format!("cannot create the case file for {shown:?}: {e}");
+                    return Err(self.fail(Status::IO, message, raw()));
+                }
+            },
+            EntryKind::Dir if !components.is_empty() => match self.case.create_dir(&components) {
+                Ok(path) => (Some(path), None),
+                Err(e) => {
+                    let message = format!("cannot create the case folder for {shown:?}: {e}");
+                    return Err(self.fail(Status::IO, message, raw()));
+                }
+            },
+            _ => (None, None),
+        };
+        if let Some(path) = &path
+            && let Some(message) = placement_note(name, &components, path)
+        {
+            let details = json!({
+                "plugin": self.plugin,
+                "name": RawBytes(name.to_vec()),
+                "path": path,
+                "offset": meta.offset,
+                "message": message,
+            });
+            self.observer.problem(false, &message);
+            if self.note(action::WARNING, details) != Status::OK {
+                return Err(Status::IO);
+            }
+        }
+        let handle = self.handle();
+        let output = Output {
+            name: name.to_vec(),
+            meta,
+            path,
+            writer,
+            hasher: MultiHasher::new(&self.hashes),
+            written: 0,
+            write_error: None,
+        };
+        lock(&self.outputs).insert(handle, Arc::new(Mutex::new(output)));
+        Ok(handle)
+    }
+
+    fn write(&self, file: u64, data: &[u8]) -> Status {
+        let Some(out) = self.output(file) else {
+            return Status::INVALID;
+        };
+        let mut out = lock(&out);
+        let out = &mut *out;
+        let Some(writer) = out.writer.as_mut() else {
+            let message = format!(
+                "plugin `{}` wrote bytes to {:?}, which is not a regular file",
+                self.plugin,
+                String::from_utf8_lossy(&out.name)
+            );
+            return self.fail(Status::INVALID, message, json!({}));
+        };
+        if out.write_error.is_some() || self.out_of_space.load(Ordering::Relaxed) {
+            return Status::IO;
+        }
+        match writer.write_all(data) {
+            Ok(()) => {
+                out.hasher.update(data);
+                out.written += data.len() as u64;
+                let path = out.path.as_deref().unwrap_or_default();
+                self.account(data.len() as u64, path)
+            }
+            Err(e) => {
+                out.write_error = Some(e.to_string());
+                Status::IO
+            }
+        }
+    }
+
+    fn end_file(&self, file: u64, status: Status, note: &[u8]) -> Status {
+        let Some(out) = lock(&self.outputs).remove(&file) else {
+            return Status::INVALID;
+        };
+        // The ABI makes calls on one handle sequential, so nobody else holds it.
+        let out = match Arc::try_unwrap(out) {
+            Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            Err(_) => return Status::INVALID,
+        };
+        self.finish_output(out, status, note)
+    }
+
+    fn emit_record(&self, kind: &[u8], record_json: &[u8]) -> Status {
+        if !valid_record_kind(kind) {
+            let message = format!(
+                "plugin `{}` emitted a record of invalid kind {:?}",
+                self.plugin,
+                String::from_utf8_lossy(kind)
+            );
+            return self.fail(Status::INVALID, message, json!({}));
+        }
+        let record: Value = match serde_json::from_slice(record_json) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                let message = format!(
+                    "plugin `{}` emitted a record that is not a JSON object",
+                    self.plugin
+                );
+                return self.fail(Status::INVALID, message, json!({}));
+            }
+        };
+        let kind = String::from_utf8_lossy(kind).into_owned();
+        let mut artifacts = lock(&self.artifacts);
+        if !artifacts.contains_key(&kind) {
+            let dir = self.case.root().join(ARTIFACTS_DIR);
+            let path = format!("{ARTIFACTS_DIR}/{kind}.jsonl");
+            let created = std::fs::create_dir_all(&dir).and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(self.case.root().join(&path))
+            });
+            match created {
+                Ok(file) => {
+                    artifacts.insert(
+                        kind.clone(),
+                        ArtifactFile {
+                            path,
+                            writer: BufWriter::new(file),
+                            hasher: MultiHasher::new(&self.hashes),
+                            records: 0,
+                            bytes: 0,
+                        },
+                    );
+                }
+                Err(e) => {
+                    drop(artifacts);
+                    return self.fail(Status::IO, format!("cannot create {path}: {e}"), json!({}));
+                }
+            }
+        }
+        let Some(art) = artifacts.get_mut(&kind) else {
+            return Status::IO;
+        };
+        let mut line = record.to_string().into_bytes();
+        line.push(b'\n');
+        match art.writer.write_all(&line) {
+            Ok(()) => {
+                art.hasher.update(&line);
+                art.records += 1;
+                art.bytes += line.len() as u64;
+                Status::OK
+            }
+            Err(_) => Status::IO,
+        }
+    }
+
+    fn log(&self, lvl: u32, status: Status, offset: u64, msg: &[u8]) {
+        let message = String::from_utf8_lossy(msg).into_owned();
+        let act = match lvl {
+            level::DEBUG => return tracing::debug!(plugin = %self.plugin, "{message}"),
+            level::INFO => return tracing::info!(plugin = %self.plugin, "{message}"),
+            level::WARN => action::WARNING,
+            _ => action::ERROR,
+        };
+        self.observer.problem(act == action::ERROR, &message);
+        let details = json!({
+            "plugin": self.plugin,
+            "status": status.name(),
+            "offset": (offset != abi::NO_OFFSET).then_some(offset),
+            "message": message,
+        });
+        self.note(act, details);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
