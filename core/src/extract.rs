@@ -401,8 +401,12 @@ impl Run {
             host_read,
             manifest_files,
             concurrent,
+            out_of_space,
         } = host.close()?;
-        let cancelled = opts.cancel.load(Ordering::Relaxed) || status == Status::CANCELLED;
+        // The host stops a plugin that would overfill the disk through the
+        // cancel flag; that is a failure, not the examiner's interruption.
+        let cancelled =
+            !out_of_space && (opts.cancel.load(Ordering::Relaxed) || status == Status::CANCELLED);
         self.note(
             action::PLUGIN_FINISHED,
             json!({
@@ -411,7 +415,8 @@ impl Run {
                 "duration_ms": u64::try_from(plugin_started.elapsed().as_millis()).unwrap_or(u64::MAX),
             }),
         )?;
-        let failed = !matches!(status, Status::OK | Status::CORRUPT | Status::CANCELLED);
+        let failed =
+            out_of_space || !matches!(status, Status::OK | Status::CORRUPT | Status::CANCELLED);
         if status != Status::OK && !cancelled {
             // The plugin's own message is already in the log; this entry
             // records that the run as a whole did not end cleanly.

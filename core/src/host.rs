@@ -101,6 +101,8 @@ pub(crate) struct ClosedHost {
     pub host_read: u64,
     pub manifest_files: u64,
     pub concurrent: bool,
+    /// The run was stopped because the case disk reached its reserve.
+    pub out_of_space: bool,
 }
 
 /// The core's implementation of the plugin ABI's host services for one extraction.
@@ -386,6 +388,7 @@ impl<'r> ExtractHost<'r> {
                 );
             }
         }
+        let out_of_space = self.out_of_space.load(Ordering::SeqCst);
         match self.evidence {
             EvidenceAccess::Sequential(source) => {
                 let mut source = (*source).into_inner().unwrap_or_else(|p| p.into_inner());
@@ -397,6 +400,7 @@ impl<'r> ExtractHost<'r> {
                     host_read,
                     manifest_files: 0,
                     concurrent: false,
+                    out_of_space,
                 })
             }
             EvidenceAccess::Random { worker, .. } => {
@@ -412,6 +416,7 @@ impl<'r> ExtractHost<'r> {
                     host_read: total,
                     manifest_files: 0,
                     concurrent: true,
+                    out_of_space,
                 })
             }
             EvidenceAccess::Folder => {
@@ -425,6 +430,7 @@ impl<'r> ExtractHost<'r> {
                     host_read: 0,
                     manifest_files: m.files,
                     concurrent: false,
+                    out_of_space,
                 })
             }
         }

@@ -9,6 +9,7 @@ mod corpus;
 mod folder;
 mod hostile;
 mod plugins;
+mod space;
 mod tar;
 mod tutorial;
 mod verify;
