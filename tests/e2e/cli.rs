@@ -121,7 +121,7 @@ fn identify_and_plugins_report_in_json() {
         .filter(|m| m["type"] == "plugin")
         .map(|m| m["data"]["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, vec!["folder", "tar"]);
+    assert_eq!(names, vec!["folder", "tar", "zip"]);
 }
 
 #[test]

@@ -13,3 +13,4 @@ mod space;
 mod tar;
 mod tutorial;
 mod verify;
+mod zip;

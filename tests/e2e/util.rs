@@ -81,6 +81,7 @@ impl Work {
         self.plugin_dir(&[
             ("exhibit_format_tar", "exhibit_format_tar"),
             ("exhibit_format_folder", "exhibit_format_folder"),
+            ("exhibit_format_zip", "exhibit_format_zip"),
         ])
     }
 }
