@@ -394,7 +394,7 @@ impl Run {
         };
         let host = ExtractHost::new(self, &setup, observer)?;
         let plugin_started = Instant::now();
-        let status = plugin.run(&host);
+        let status = host.run(plugin);
         let ClosedHost {
             evidence_digests,
             evidence_bytes,

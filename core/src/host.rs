@@ -29,6 +29,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -61,15 +62,47 @@ pub(crate) struct HostSetup<'a> {
     pub cancel: Arc<AtomicBool>,
 }
 
+/// Chunks of file data queued to the file-hashing thread.
+const FILE_HASH_QUEUE: usize = 16;
+
+/// Where an entry's bytes are hashed.
+enum FileDigest {
+    /// On the writing thread: random-access plugins already spread entries
+    /// over every core.
+    Inline(Box<MultiHasher>),
+    /// On the file-hashing thread: a sequential plugin's single thread then
+    /// only reads and writes, and the digests overlap with it.
+    Queued(SyncSender<FileJob>),
+}
+
+/// Work for the file-hashing thread.
+enum FileJob {
+    /// Bytes written to the entry with this handle.
+    Data(u64, Vec<u8>),
+    /// The entry is complete: finish its digests and record it.
+    End(u64, Box<Finished>),
+}
+
 /// An entry being delivered.
 struct Output {
     name: Vec<u8>,
     meta: EntryMeta,
     path: Option<String>,
     writer: Option<BufWriter<File>>,
-    hasher: MultiHasher,
+    digest: FileDigest,
     written: u64,
     write_error: Option<String>,
+}
+
+/// A written file waiting for its digests to be recorded.
+struct Finished {
+    name: RawBytes,
+    meta: EntryMeta,
+    path: String,
+    written: u64,
+    write_error: Option<String>,
+    status: Status,
+    note: String,
 }
 
 /// A record file being written.
@@ -126,7 +159,15 @@ pub(crate) struct ExtractHost<'r> {
     space_checked_at: AtomicU64,
     min_free: u64,
     out_of_space: AtomicBool,
+    /// The file-hashing thread's queue (sequential plugins only), its
+    /// receiving end until the thread starts, and spare buffers coming back.
+    file_jobs: Mutex<Option<SyncSender<FileJob>>>,
+    file_job_rx: Mutex<Option<FileJobInbox>>,
+    spare: Mutex<Option<Receiver<Vec<u8>>>>,
 }
+
+/// The file-hashing thread's end of its queues.
+type FileJobInbox = (Receiver<FileJob>, Sender<Vec<u8>>);
 
 /// Locks a mutex even if a plugin thread panicked while holding it: the
 /// panic was caught at the ABI boundary and what is recorded stays valid.
@@ -158,6 +199,13 @@ impl<'r> ExtractHost<'r> {
                 setup.hashes,
             )?)))
         };
+        let (file_jobs, file_job_rx, spare) = if setup.random_access {
+            (None, None, None)
+        } else {
+            let (jobs, job_rx) = std::sync::mpsc::sync_channel(FILE_HASH_QUEUE);
+            let (give_back, spare) = std::sync::mpsc::channel();
+            (Some(jobs), Some((job_rx, give_back)), Some(spare))
+        };
         Ok(ExtractHost {
             info: EvidenceInfo {
                 name: ev.path().as_os_str().as_encoded_bytes().to_vec(),
@@ -186,7 +234,78 @@ impl<'r> ExtractHost<'r> {
             space_checked_at: AtomicU64::new(0),
             min_free: setup.min_free,
             out_of_space: AtomicBool::new(false),
+            file_jobs: Mutex::new(file_jobs),
+            file_job_rx: Mutex::new(file_job_rx),
+            spare: Mutex::new(spare),
         })
+    }
+
+    /// Runs `plugin` against this host, with the file-hashing thread
+    /// alongside when the plugin is sequential. Entries the plugin left
+    /// open are ended as incomplete before the thread is joined.
+    pub(crate) fn run(&self, plugin: &crate::plugin::LoadedPlugin) -> Status {
+        let jobs = lock(&self.file_job_rx).take();
+        std::thread::scope(|scope| {
+            if let Some((jobs, give_back)) = jobs {
+                let spawned = std::thread::Builder::new()
+                    .name("exhibit-file-hash".into())
+                    .spawn_scoped(scope, move || self.hash_files(jobs, give_back));
+                if spawned.is_err() {
+                    // No thread: hash on the writing thread instead.
+                    lock(&self.file_jobs).take();
+                }
+            }
+            let status = plugin.run(self);
+            let open: Vec<(u64, Arc<Mutex<Output>>)> = lock(&self.outputs).drain().collect();
+            for (handle, out) in open {
+                let out = match Arc::try_unwrap(out) {
+                    Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+                    Err(_) => continue,
+                };
+                self.finish_output(
+                    handle,
+                    out,
+                    Status::CORRUPT,
+                    b"the plugin returned without ending this entry",
+                );
+            }
+            // The last sender: the hashing thread ends once its queue is drained.
+            lock(&self.file_jobs).take();
+            status
+        })
+    }
+
+    /// The file-hashing thread: hashes queued chunks per entry and records
+    /// each entry when it ends, in the order the entries ended.
+    fn hash_files(&self, jobs: Receiver<FileJob>, give_back: Sender<Vec<u8>>) {
+        let mut hashers: HashMap<u64, MultiHasher> = HashMap::new();
+        for job in jobs {
+            match job {
+                FileJob::Data(handle, buf) => {
+                    hashers
+                        .entry(handle)
+                        .or_insert_with(|| MultiHasher::new(&self.hashes))
+                        .update(&buf);
+                    // The writer may be gone at the end; the buffer is then freed.
+                    let _ = give_back.send(buf);
+                }
+                FileJob::End(handle, finished) => {
+                    let digests = hashers
+                        .remove(&handle)
+                        .unwrap_or_else(|| MultiHasher::new(&self.hashes))
+                        .finish();
+                    self.record_file(*finished, digests);
+                }
+            }
+        }
+    }
+
+    /// A buffer for a chunk on its way to the file-hashing thread.
+    fn spare_buffer(&self, len: usize) -> Vec<u8> {
+        let reused = lock(&self.spare).as_ref().and_then(|s| s.try_recv().ok());
+        let mut buf = reused.unwrap_or_else(|| Vec::with_capacity(len));
+        buf.clear();
+        buf
     }
 
     fn handle(&self) -> u64 {
@@ -273,7 +392,7 @@ impl<'r> ExtractHost<'r> {
         }
     }
 
-    fn finish_output(&self, mut out: Output, status: Status, note: &[u8]) -> Status {
+    fn finish_output(&self, handle: u64, mut out: Output, status: Status, note: &[u8]) -> Status {
         let note = String::from_utf8_lossy(note).into_owned();
         let name = RawBytes(std::mem::take(&mut out.name));
         if out.meta.kind != EntryKind::File {
@@ -300,50 +419,77 @@ impl<'r> ExtractHost<'r> {
                 }
             }
         }
-        let digests = out.hasher.finish();
-        let complete = status == Status::OK && out.write_error.is_none();
-        let path = out.path.clone().unwrap_or_default();
+        let finished = Finished {
+            name,
+            meta: out.meta,
+            path: out.path.unwrap_or_default(),
+            written: out.written,
+            write_error: out.write_error,
+            status,
+            note,
+        };
+        match out.digest {
+            FileDigest::Inline(hasher) => self.record_file(finished, (*hasher).finish()),
+            FileDigest::Queued(jobs) => match jobs.send(FileJob::End(handle, Box::new(finished))) {
+                Ok(()) => Status::OK,
+                Err(std::sync::mpsc::SendError(job)) => {
+                    let path = match job {
+                        FileJob::End(_, finished) => finished.path,
+                        FileJob::Data(..) => String::new(),
+                    };
+                    let message =
+                        format!("the file-hashing thread stopped before {path} was hashed");
+                    self.fail(Status::IO, message, json!({"path": path}))
+                }
+            },
+        }
+    }
+
+    /// Records a written file with its digests, and what was wrong with it.
+    fn record_file(&self, f: Finished, digests: Digests) -> Status {
+        let complete = f.status == Status::OK && f.write_error.is_none();
         let details = json!({
-            "name": name,
-            "path": path,
-            "size": out.written,
+            "name": f.name,
+            "path": f.path,
+            "size": f.written,
             "hashes": digests,
             "complete": complete,
-            "meta": out.meta,
+            "meta": f.meta,
         });
         {
             let mut run = lock(&self.run);
             run.counts.files += 1;
-            run.counts.bytes += out.written;
+            run.counts.bytes += f.written;
             if run.note(action::FILE_EXTRACTED, details).is_err() {
                 return Status::IO;
             }
         }
-        self.observer.file_written(&path, out.written);
+        self.observer.file_written(&f.path, f.written);
+        let path = &f.path;
         let mut problems = Vec::new();
-        if status != Status::OK {
-            let why = if note.is_empty() {
-                status.name().into_owned()
+        if f.status != Status::OK {
+            let why = if f.note.is_empty() {
+                f.status.name().into_owned()
             } else {
-                note
+                f.note.clone()
             };
-            problems.push(format!("{path} is incomplete ({}): {why}", status.name()));
+            problems.push(format!("{path} is incomplete ({}): {why}", f.status.name()));
         }
-        if let Some(e) = &out.write_error {
+        if let Some(e) = &f.write_error {
             problems.push(format!("writing {path} failed: {e}"));
         }
-        if let Some(declared) = out
+        if let Some(declared) = f
             .meta
             .size
-            .filter(|&d| d != out.written && status == Status::OK)
+            .filter(|&d| d != f.written && f.status == Status::OK)
         {
             problems.push(format!(
                 "plugin declared {declared} bytes for {path} but delivered {}",
-                out.written
+                f.written
             ));
         }
         for message in problems {
-            let details = json!({"path": path, "name": name, "offset": out.meta.offset});
+            let details = json!({"path": path, "name": f.name, "offset": f.meta.offset});
             if self.fail(Status::OK, message, details) != Status::OK {
                 return Status::IO;
             }
@@ -353,18 +499,6 @@ impl<'r> ExtractHost<'r> {
 
     /// Ends whatever the plugin left open and completes the evidence digests.
     pub(crate) fn close(self) -> io::Result<ClosedHost> {
-        let open: Vec<Arc<Mutex<Output>>> = lock(&self.outputs).drain().map(|(_, o)| o).collect();
-        for out in open {
-            let out = match Arc::try_unwrap(out) {
-                Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
-                Err(_) => continue,
-            };
-            self.finish_output(
-                out,
-                Status::CORRUPT,
-                b"the plugin returned without ending this entry",
-            );
-        }
         let sources: Vec<u64> = lock(&self.sources).keys().copied().collect();
         for handle in sources {
             self.close_source(handle);
@@ -696,7 +830,10 @@ impl HostServices for ExtractHost<'_> {
             meta,
             path,
             writer,
-            hasher: MultiHasher::new(&self.hashes),
+            digest: match lock(&self.file_jobs).as_ref() {
+                Some(jobs) => FileDigest::Queued(jobs.clone()),
+                None => FileDigest::Inline(Box::new(MultiHasher::new(&self.hashes))),
+            },
             written: 0,
             write_error: None,
         };
@@ -723,7 +860,17 @@ impl HostServices for ExtractHost<'_> {
         }
         match writer.write_all(data) {
             Ok(()) => {
-                out.hasher.update(data);
+                match &mut out.digest {
+                    FileDigest::Inline(hasher) => hasher.update(data),
+                    FileDigest::Queued(jobs) => {
+                        let mut buf = self.spare_buffer(data.len());
+                        buf.extend_from_slice(data);
+                        if jobs.send(FileJob::Data(file, buf)).is_err() {
+                            out.write_error = Some("the file-hashing thread stopped".into());
+                            return Status::IO;
+                        }
+                    }
+                }
                 out.written += data.len() as u64;
                 let path = out.path.as_deref().unwrap_or_default();
                 self.account(data.len() as u64, path)
@@ -744,7 +891,7 @@ impl HostServices for ExtractHost<'_> {
             Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
             Err(_) => return Status::INVALID,
         };
-        self.finish_output(out, status, note)
+        self.finish_output(file, out, status, note)
     }
 
     fn emit_record(&self, kind: &[u8], record_json: &[u8]) -> Status {
