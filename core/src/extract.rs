@@ -207,7 +207,6 @@ pub fn extract(
     let (plugin, outcome, evidence_sha256) = result.map_err(custody_err)?;
     let c = run.counts;
     let chain_before = run.log.chain_hash().to_owned();
-    run.log.sync().map_err(custody_err)?;
     run.log
         .append(
             action::RUN_FINISHED,
@@ -223,7 +222,6 @@ pub fn extract(
             }),
         )
         .map_err(custody_err)?;
-    run.log.sync().map_err(custody_err)?;
     Ok(ExtractSummary {
         case_dir: case.root().to_owned(),
         plugin,

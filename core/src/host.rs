@@ -720,8 +720,8 @@ impl HostServices for ExtractHost<'_> {
                 .cmp(b.file_name().as_encoded_bytes())
         });
         for entry in entries {
-            let md = match std::fs::symlink_metadata(entry.path()) {
-                Ok(md) => md,
+            let meta = match EntryMeta::from_path(&entry.path()) {
+                Ok(meta) => meta,
                 Err(e) => {
                     // One unreadable entry must not hide its siblings.
                     let message = format!(
@@ -732,12 +732,6 @@ impl HostServices for ExtractHost<'_> {
                     continue;
                 }
             };
-            let mut meta = EntryMeta::from_fs(&md);
-            if md.file_type().is_symlink() {
-                meta.link_target = std::fs::read_link(entry.path())
-                    .ok()
-                    .map(|t| RawBytes(t.into_os_string().into_encoded_bytes()));
-            }
             let Ok(json) = serde_json::to_vec(&meta) else {
                 return Status::INVALID;
             };

@@ -6,62 +6,14 @@ use crate::exhibit;
 use crate::util::*;
 use exhibit_fixtures::hostile;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
-    log: Vec<Value>,
-    case: PathBuf,
+fn extract_hostile(name: &str, data: &[u8]) -> (Work, Hostile) {
+    crate::util::extract_hostile(&format!("{name}.tar"), data, "tar")
 }
 
-/// Extracts `data` inside a fresh folder and checks the universal
-/// promises: nothing outside the case besides what was there, no link
-/// created, the log complete, the case verifiable.
-fn extract_hostile(name: &str, data: &[u8]) -> (Work, Outcome) {
-    let w = Work::new();
-    let evidence = w.write(&format!("evidence/{name}.tar"), data);
-    let plugins = w.real_plugins();
-    let before = files_below(w.dir.path());
-    let case = w.path("cases/deep/case");
-    let out = exhibit!("extract", evidence, "--case", case, "--plugins", plugins);
-    let after: Vec<String> = files_below(w.dir.path())
-        .into_iter()
-        .filter(|p| !p.starts_with("cases/deep/case/"))
-        .collect();
-    assert_eq!(
-        before, after,
-        "{name}: something was written outside the case folder"
-    );
-    for e in walkdir::WalkDir::new(&case) {
-        assert!(
-            !e.unwrap().path_is_symlink(),
-            "{name}: a link was created in the case"
-        );
-    }
-    let log = log(&case);
-    assert_eq!(
-        log.last().unwrap()["action"],
-        "run_finished",
-        "{name}: log not closed"
-    );
-    let verify = exhibit!("verify", case);
-    assert_code(&verify, 0);
-    let outcome = Outcome {
-        code: out.status.code(),
-        stderr: stderr(&out),
-        log,
-        case,
-    };
-    (w, outcome)
-}
-
-fn content(case: &Path, log: &[Value], name: &str) -> Vec<u8> {
-    let path = extracted(log, name)["details"]["path"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    std::fs::read(case.join(path)).unwrap()
+fn content(o: &Hostile, name: &str) -> Vec<u8> {
+    o.content(name)
 }
 
 fn messages<'a>(log: &'a [Value], action: &str) -> Vec<&'a str> {
@@ -85,7 +37,7 @@ fn traversal_names_stay_inside_the_case() {
             path.starts_with("files/") && !path.split('/').any(|c| c == ".."),
             "{path}"
         );
-        assert_eq!(content(&o.case, &o.log, name), hostile::ESCAPE_CONTENT);
+        assert_eq!(content(&o, name), hostile::ESCAPE_CONTENT);
     }
     assert_eq!(
         extracted(&o.log, "../../../../tmp/exhibit-escape.txt")["details"]["path"],
@@ -101,7 +53,7 @@ fn traversal_names_stay_inside_the_case() {
         warnings[0].contains("climbs out of the dump's root"),
         "{warnings:?}"
     );
-    assert_eq!(content(&o.case, &o.log, "ok.txt"), hostile::OK_CONTENT);
+    assert_eq!(content(&o, "ok.txt"), hostile::OK_CONTENT);
 }
 
 #[test]
@@ -128,14 +80,11 @@ fn links_are_recorded_never_created_or_followed() {
         "files/evil/pwned.txt"
     );
     assert!(o.case.join("files/evil").is_dir());
-    assert_eq!(
-        content(&o.case, &o.log, "evil2/pwned2.txt"),
-        hostile::PWNED_CONTENT
-    );
+    assert_eq!(content(&o, "evil2/pwned2.txt"), hostile::PWNED_CONTENT);
     assert!(!Path::new("/tmp/pwned.txt").exists());
     // Nothing of the examiner's own /etc/passwd was copied.
     assert_eq!(actions(&o.log, "file_extracted").len(), 3);
-    assert_eq!(content(&o.case, &o.log, "ok.txt"), hostile::OK_CONTENT);
+    assert_eq!(content(&o, "ok.txt"), hostile::OK_CONTENT);
 }
 
 #[test]
@@ -208,7 +157,7 @@ fn garbage_header_is_reported_and_skipped() {
     assert_eq!(o.code, Some(2), "{}", o.stderr);
     for (i, want) in hostile::GARBAGE_FILE_CONTENTS.iter().enumerate() {
         let name = format!("file{}.txt", i + 1);
-        assert_eq!(content(&o.case, &o.log, &name), *want, "{name}");
+        assert_eq!(content(&o, &name), *want, "{name}");
         assert_eq!(
             extracted(&o.log, &name)["details"]["meta"]["offset"],
             hostile::GARBAGE_FILE_HEADERS[i]
@@ -232,18 +181,15 @@ fn garbage_header_is_reported_and_skipped() {
 fn huge_and_negative_sizes_do_not_allocate_or_spin() {
     let (_w, o) = extract_hostile("huge-size", &hostile::huge_size());
     assert_eq!(o.code, Some(2), "{}", o.stderr);
-    assert_eq!(content(&o.case, &o.log, "ok.txt"), hostile::OK_CONTENT);
+    assert_eq!(content(&o, "ok.txt"), hostile::OK_CONTENT);
     let huge = &extracted(&o.log, "huge.bin")["details"];
     assert_eq!(huge["complete"], false);
     assert_eq!(huge["size"], 1024);
 
     let (_w, o) = extract_hostile("negative-size", &hostile::negative_size());
     assert_eq!(o.code, Some(2), "{}", o.stderr);
-    assert_eq!(content(&o.case, &o.log, "ok.txt"), hostile::OK_CONTENT);
-    assert_eq!(
-        content(&o.case, &o.log, "after.txt"),
-        hostile::AFTER_CONTENT
-    );
+    assert_eq!(content(&o, "ok.txt"), hostile::OK_CONTENT);
+    assert_eq!(content(&o, "after.txt"), hostile::AFTER_CONTENT);
     let errors = messages(&o.log, "error");
     assert!(errors.iter().any(|m| m.contains("0x400")), "{errors:?}");
 }

@@ -219,18 +219,3 @@ fn hex_md5(data: &[u8]) -> String {
 fn hex_sha1(data: &[u8]) -> String {
     coreutils_digest("sha1sum", data)
 }
-
-/// A digest from coreutils: an implementation independent of exhibit's.
-fn coreutils_digest(tool: &str, data: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.split_whitespace().next().unwrap().to_owned()
-}

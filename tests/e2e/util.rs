@@ -168,3 +168,96 @@ pub fn files_below(root: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A digest from coreutils (`md5sum`, `sha1sum`): an implementation
+/// independent of exhibit's.
+pub fn coreutils_digest(tool: &str, data: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(tool)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("coreutils digest");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(data)
+        .expect("feed digest");
+    let out = child.wait_with_output().expect("digest output");
+    let text = String::from_utf8(out.stdout).expect("hex digest");
+    text.split_whitespace().next().expect("a digest").to_owned()
+}
+
+/// What extracting one hostile dump gave.
+pub struct Hostile {
+    pub code: Option<i32>,
+    pub stderr: String,
+    pub log: Vec<Value>,
+    pub case: PathBuf,
+}
+
+impl Hostile {
+    /// The bytes extracted for the entry originally named `name`.
+    pub fn content(&self, name: &str) -> Vec<u8> {
+        let path = extracted(&self.log, name)["details"]["path"]
+            .as_str()
+            .expect("a case path")
+            .to_owned();
+        std::fs::read(self.case.join(path)).expect("extracted file")
+    }
+}
+
+/// Extracts the hostile dump `file` (content `data`) inside a fresh folder
+/// and checks the universal promises: the expected plugin decoded it,
+/// nothing was written outside the case, no link was created, the log is
+/// closed and the case verifies.
+pub fn extract_hostile(file: &str, data: &[u8], plugin: &str) -> (Work, Hostile) {
+    let w = Work::new();
+    let evidence = w.write(&format!("evidence/{file}"), data);
+    let plugins = w.real_plugins();
+    let before = files_below(w.dir.path());
+    let case = w.path("cases/deep/case");
+    let out = run(&[
+        std::ffi::OsStr::new("extract"),
+        evidence.as_os_str(),
+        std::ffi::OsStr::new("--case"),
+        case.as_os_str(),
+        std::ffi::OsStr::new("--plugins"),
+        plugins.as_os_str(),
+    ]);
+    let after: Vec<String> = files_below(w.dir.path())
+        .into_iter()
+        .filter(|p| !p.starts_with("cases/deep/case/"))
+        .collect();
+    assert_eq!(
+        before, after,
+        "{file}: something was written outside the case folder"
+    );
+    for e in walkdir::WalkDir::new(&case) {
+        assert!(
+            !e.expect("walk").path_is_symlink(),
+            "{file}: a link was created in the case"
+        );
+    }
+    let log = log(&case);
+    assert_eq!(
+        log.last().expect("entries")["action"],
+        "run_finished",
+        "{file}: log not closed"
+    );
+    assert_eq!(
+        actions(&log, "plugin_selected")[0]["details"]["plugin"],
+        plugin,
+        "{file}"
+    );
+    assert_code(&run(&[std::ffi::OsStr::new("verify"), case.as_os_str()]), 0);
+    let hostile = Hostile {
+        code: out.status.code(),
+        stderr: stderr(&out),
+        log,
+        case,
+    };
+    (w, hostile)
+}

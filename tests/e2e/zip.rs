@@ -172,79 +172,16 @@ fn unzip_reference(w: &Work, zip: &Path) -> Option<PathBuf> {
     }
 }
 
-/// A digest from coreutils: an implementation independent of exhibit's.
 fn digest(tool: &str, data: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(tool)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.split_whitespace().next().unwrap().to_owned()
+    coreutils_digest(tool, data)
 }
 
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
-    log: Vec<Value>,
-    case: PathBuf,
+fn extract_hostile(name: &str, data: &[u8]) -> (Work, Hostile) {
+    crate::util::extract_hostile(&format!("{name}.zip"), data, "zip")
 }
 
-/// Extracts `data` inside a fresh folder and checks the universal
-/// promises: nothing outside the case besides what was there, no link
-/// created, the log complete, the case verifiable.
-fn extract_hostile(name: &str, data: &[u8]) -> (Work, Outcome) {
-    let w = Work::new();
-    let evidence = w.write(&format!("evidence/{name}.zip"), data);
-    let plugins = w.real_plugins();
-    let before = files_below(w.dir.path());
-    let case = w.path("cases/deep/case");
-    let out = exhibit!("extract", evidence, "--case", case, "--plugins", plugins);
-    let after: Vec<String> = files_below(w.dir.path())
-        .into_iter()
-        .filter(|p| !p.starts_with("cases/deep/case/"))
-        .collect();
-    assert_eq!(
-        before, after,
-        "{name}: something was written outside the case folder"
-    );
-    for e in walkdir::WalkDir::new(&case) {
-        assert!(
-            !e.unwrap().path_is_symlink(),
-            "{name}: a link was created in the case"
-        );
-    }
-    let log = log(&case);
-    assert_eq!(
-        log.last().unwrap()["action"],
-        "run_finished",
-        "{name}: log not closed"
-    );
-    assert_eq!(
-        actions(&log, "plugin_selected")[0]["details"]["plugin"],
-        "zip",
-        "{name}"
-    );
-    assert_code(&exhibit!("verify", case), 0);
-    let outcome = Outcome {
-        code: out.status.code(),
-        stderr: stderr(&out),
-        log,
-        case,
-    };
-    (w, outcome)
-}
-
-fn content(o: &Outcome, name: &str) -> Vec<u8> {
-    let path = extracted(&o.log, name)["details"]["path"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    std::fs::read(o.case.join(path)).unwrap()
+fn content(o: &Hostile, name: &str) -> Vec<u8> {
+    o.content(name)
 }
 
 /// `(offset, message)` of every warning and error.

@@ -219,6 +219,21 @@ impl EntryMeta {
     }
 }
 
+impl EntryMeta {
+    /// Metadata of the local file at `path`, never following a link; a
+    /// link's target is read into [`EntryMeta::link_target`].
+    pub fn from_path(path: &std::path::Path) -> std::io::Result<EntryMeta> {
+        let md = std::fs::symlink_metadata(path)?;
+        let mut meta = EntryMeta::from_fs(&md);
+        if md.file_type().is_symlink() {
+            meta.link_target = std::fs::read_link(path)
+                .ok()
+                .map(|t| RawBytes(t.into_os_string().into_encoded_bytes()));
+        }
+        Ok(meta)
+    }
+}
+
 /// Converts a `SystemTime` to a [`Time`]; `None` outside the `i64` range.
 pub fn system_time(t: std::time::SystemTime) -> Option<Time> {
     match t.duration_since(std::time::UNIX_EPOCH) {

@@ -96,7 +96,7 @@ impl<'h> Session<'h> {
             host: self.host,
             handle: abi::EVIDENCE_HANDLE,
             pos: 0,
-            owned: false,
+            _open: None,
         }
     }
 
@@ -147,7 +147,10 @@ impl<'h> Session<'h> {
             host: self.host,
             handle,
             pos: 0,
-            owned: true,
+            _open: Some(std::sync::Arc::new(OpenHandle {
+                host: self.host,
+                handle,
+            })),
         })
     }
 
@@ -247,12 +250,29 @@ fn read_error(offset: u64, status: Status) -> PluginError {
 }
 
 /// Sequential, seekable reading of the evidence file or of one file of a
-/// folder evidence. Closes its handle when dropped.
+/// folder evidence. Clones read independently (each has its own position,
+/// so each worker thread of a random-access plugin can have one) and share
+/// the handle, which is closed when the last of them is dropped.
+#[derive(Clone)]
 pub struct SourceReader<'s> {
     host: &'s dyn HostServices,
     handle: u64,
     pos: u64,
-    owned: bool,
+    /// Keeps an opened handle alive (closing it when the last clone goes);
+    /// `None` for the evidence itself, which is never closed.
+    _open: Option<std::sync::Arc<OpenHandle<'s>>>,
+}
+
+/// A handle from [`Session::open`], closed when dropped.
+struct OpenHandle<'s> {
+    host: &'s dyn HostServices,
+    handle: u64,
+}
+
+impl Drop for OpenHandle<'_> {
+    fn drop(&mut self) {
+        self.host.close(self.handle);
+    }
 }
 
 impl SourceReader<'_> {
@@ -287,14 +307,6 @@ impl Seek for SourceReader<'_> {
             )
         })?;
         Ok(self.pos)
-    }
-}
-
-impl Drop for SourceReader<'_> {
-    fn drop(&mut self) {
-        if self.owned {
-            self.host.close(self.handle);
-        }
     }
 }
 

@@ -235,15 +235,9 @@ impl HostServices for MemoryHost {
         let mut entries: Vec<_> = read.filter_map(Result::ok).collect();
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
-            let Ok(md) = std::fs::symlink_metadata(entry.path()) else {
+            let Ok(meta) = EntryMeta::from_path(&entry.path()) else {
                 return Status::IO;
             };
-            let mut meta = EntryMeta::from_fs(&md);
-            if md.file_type().is_symlink() {
-                meta.link_target = std::fs::read_link(entry.path())
-                    .ok()
-                    .map(|t| RawBytes(t.into_os_string().into_encoded_bytes()));
-            }
             let Ok(json) = serde_json::to_vec(&meta) else {
                 return Status::INVALID;
             };

@@ -20,8 +20,8 @@
 #![forbid(unsafe_code)]
 
 use exhibit_plugin_sdk::{
-    Access, EntryKind, EntryMeta, FormatPlugin, PluginError, Probe, RawBytes, Session, Status,
-    Time, to_hex,
+    Access, EntryKind, EntryMeta, FormatPlugin, PluginError, Probe, RawBytes, Session,
+    SourceReader, Status, Time, to_hex,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -128,38 +128,7 @@ impl FormatPlugin for Zip {
 
 /// `Read + Seek + Clone` over the host's `read_at`: each worker clones the
 /// archive, and with it a reader of its own.
-#[derive(Clone)]
-struct Evidence<'s, 'h> {
-    session: &'s Session<'h>,
-    pos: u64,
-}
-
-impl Read for Evidence<'_, '_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.session.read_at(self.pos, buf)?;
-        self.pos = self
-            .pos
-            .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-        Ok(n)
-    }
-}
-
-impl Seek for Evidence<'_, '_> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let target = match pos {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.session.evidence().size.checked_add_signed(d),
-        };
-        self.pos = target.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before start or past 2^64",
-            )
-        })?;
-        Ok(self.pos)
-    }
-}
+type Evidence<'s> = SourceReader<'s>;
 
 /// Where an entry's data is decompressed from.
 #[derive(Debug, Clone, Copy)]
@@ -242,11 +211,8 @@ struct Decoder<'s, 'h> {
 }
 
 impl<'s, 'h> Decoder<'s, 'h> {
-    fn evidence(&self) -> Evidence<'s, 'h> {
-        Evidence {
-            session: self.session,
-            pos: 0,
-        }
+    fn evidence(&self) -> Evidence<'s> {
+        self.session.evidence_reader()
     }
 
     fn run(&self) -> Result<(), PluginError> {
@@ -397,7 +363,7 @@ impl<'s, 'h> Decoder<'s, 'h> {
 
     /// Builds the plan of every central directory entry, in directory order:
     /// metadata, local header checks, overlaps.
-    fn plan(&self, archive: &ZipArchive<Evidence<'s, 'h>>) -> Result<Vec<Plan>, PluginError> {
+    fn plan(&self, archive: &ZipArchive<Evidence<'s>>) -> Result<Vec<Plan>, PluginError> {
         let meta = archive.metadata();
         let mut plans = Vec::with_capacity(archive.len().min(1 << 16));
         let mut indexed = HashMap::with_capacity(archive.len().min(1 << 16));
@@ -442,7 +408,7 @@ impl<'s, 'h> Decoder<'s, 'h> {
     /// directory for the others, so no entry is lost.
     fn lost_duplicates(
         &self,
-        archive: &ZipArchive<Evidence<'s, 'h>>,
+        archive: &ZipArchive<Evidence<'s>>,
         indexed: &HashMap<u64, usize>,
         plans: &mut Vec<Plan>,
     ) -> Result<(), PluginError> {
@@ -631,7 +597,7 @@ impl<'s, 'h> Decoder<'s, 'h> {
     /// Delivers every plan, from `threads` workers taking entries in turn.
     fn deliver_all(
         &self,
-        archive: &ZipArchive<Evidence<'s, 'h>>,
+        archive: &ZipArchive<Evidence<'s>>,
         plans: &[Plan],
     ) -> Result<(), PluginError> {
         let threads = usize::try_from(self.session.evidence().threads)
@@ -860,12 +826,12 @@ fn mark_overlaps(plans: &mut [Plan]) {
 /// and its own buffer.
 struct Worker<'s, 'h> {
     session: &'s Session<'h>,
-    archive: Option<ZipArchive<Evidence<'s, 'h>>>,
+    archive: Option<ZipArchive<Evidence<'s>>>,
     buf: Vec<u8>,
 }
 
 impl<'s, 'h> Worker<'s, 'h> {
-    fn new(session: &'s Session<'h>, archive: ZipArchive<Evidence<'s, 'h>>) -> Self {
+    fn new(session: &'s Session<'h>, archive: ZipArchive<Evidence<'s>>) -> Self {
         Worker {
             session,
             archive: Some(archive),
@@ -939,10 +905,10 @@ impl<'s, 'h> Worker<'s, 'h> {
                 Err(err) => Ok(Err(host_error(err)?)),
             },
             (Source::Local(at), _) => {
-                let mut reader = Evidence {
-                    session: self.session,
-                    pos: at,
-                };
+                let mut reader = self.session.evidence_reader();
+                reader
+                    .seek(SeekFrom::Start(at))
+                    .map_err(PluginError::from)?;
                 let options = options
                     .override_compressed_size(plan.compressed_size)
                     .override_uncompressed_size(plan.size)
