@@ -69,7 +69,8 @@ WORK=$(cd "$WORK" && pwd)
 KEY="size=$BYTES seed=$SEED gen=$(cat "$ROOT"/bench/dumpgen/src/main.rs "$ROOT"/bench/dumpgen/Cargo.toml | sha256sum | cut -c1-16)"
 cached_bytes() { # $1 = folder, $2 = key: bytes of an up-to-date cached dump there, else 0
     if [[ -f $1/ffs.key && $(cat "$1/ffs.key") == "$2" && -f $1/ffs.tar && -f $1/ffs.zip ]]; then
-        du -sb "$1/ffs.tar" "$1/ffs.zip" | awk '{s += $1} END {print s}'
+        # Shell arithmetic: awk prints sums over 2^31 as floats (or caps them).
+        echo $(($(stat -c %s "$1/ffs.tar") + $(stat -c %s "$1/ffs.zip")))
     else
         echo 0
     fi
