@@ -447,7 +447,7 @@ impl Run {
             EvidenceKind::Folder => {
                 hashed["files"] = json!(manifest_files);
                 hashed["method"] = json!(
-                    "sha256 of the manifest: one line '<sha256>  <relative path>\\n' per file, in the order the plugin read them"
+                    "sha256 of the manifest: one line '<sha256>  <relative path>\\n' per file read, sorted by path"
                 );
             }
         }

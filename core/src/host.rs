@@ -120,9 +120,12 @@ struct OpenSource {
     source: HashedSource,
 }
 
-/// The digests of a folder evidence: a manifest of every file read.
+/// The digests of a folder evidence: a manifest of every file read. Its
+/// lines are sorted before hashing, so the digest does not depend on the
+/// order in which parallel workers read the files; that costs one line of
+/// memory per file.
 struct Manifest {
-    hasher: MultiHasher,
+    lines: Vec<String>,
     files: u64,
     bytes: u64,
 }
@@ -225,7 +228,7 @@ impl<'r> ExtractHost<'r> {
             outputs: Mutex::new(HashMap::new()),
             artifacts: Mutex::new(BTreeMap::new()),
             manifest: Mutex::new(Manifest {
-                hasher: MultiHasher::new(setup.hashes),
+                lines: Vec::new(),
                 files: 0,
                 bytes: 0,
             }),
@@ -378,8 +381,7 @@ impl<'r> ExtractHost<'r> {
                 let sha = digests.get("sha256").cloned().unwrap_or_default();
                 let mut m = lock(&self.manifest);
                 m.bytes += host_read;
-                m.hasher
-                    .update(format!("{sha}  {}\n", open.path).as_bytes());
+                m.lines.push(format!("{sha}  {}\n", open.path));
                 m.files += 1;
                 Status::OK
             }
@@ -554,12 +556,18 @@ impl<'r> ExtractHost<'r> {
                 })
             }
             EvidenceAccess::Folder => {
-                let m = self
+                let mut m = self
                     .manifest
                     .into_inner()
                     .unwrap_or_else(|p| p.into_inner());
+                // Sorted by path: each line is "<64 hex digits>  <path>\n".
+                m.lines.sort_by(|a, b| a.get(66..).cmp(&b.get(66..)));
+                let mut hasher = MultiHasher::new(&self.hashes);
+                for line in &m.lines {
+                    hasher.update(line.as_bytes());
+                }
                 Ok(ClosedHost {
-                    evidence_digests: m.hasher.finish(),
+                    evidence_digests: hasher.finish(),
                     evidence_bytes: m.bytes,
                     host_read: 0,
                     manifest_files: m.files,

@@ -82,3 +82,42 @@ fn case_inside_the_evidence_folder_is_refused() {
     );
     assert!(!tree.join("case").exists());
 }
+
+/// The folder's evidence digest is the SHA-256 of its sorted manifest,
+/// computed here independently, and the same however many workers read it.
+#[test]
+fn folder_digest_is_the_sorted_manifest_whatever_the_threads() {
+    let w = Work::new();
+    let tree = w.path("evidence/android-ffs");
+    fx::write_tree(&tree).unwrap();
+    let mut truth = fx::expected_files().unwrap();
+    truth.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest: String = truth
+        .iter()
+        .map(|f| format!("{}  {}\n", f.sha256, f.path))
+        .collect();
+    let expected = fx::sha256_hex(manifest.as_bytes());
+    let plugins = w.real_plugins();
+    for threads in ["1", "4"] {
+        let case = w.path(&format!("case-{threads}"));
+        let out = exhibit!(
+            "extract",
+            tree,
+            "--case",
+            case,
+            "--plugins",
+            plugins,
+            "--threads",
+            threads
+        );
+        assert_code(&out, 0);
+        let log = log(&case);
+        let hashed = &actions(&log, "evidence_hashed")[0]["details"];
+        assert_eq!(
+            hashed["hashes"]["sha256"],
+            expected.as_str(),
+            "--threads {threads}"
+        );
+        assert_eq!(actions(&log, "file_extracted").len(), fx::FILE_COUNT);
+    }
+}

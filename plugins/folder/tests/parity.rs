@@ -55,3 +55,33 @@ fn deep_nesting() {
     let jsonl = both_ways(tmp.path());
     assert_eq!(jsonl.lines().count(), 201);
 }
+
+/// With several workers the same entries arrive, in another order.
+#[test]
+fn parallel_workers_deliver_the_same_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    for d in 0..5 {
+        let dir = tmp.path().join(format!("d{d}"));
+        fs::create_dir(&dir).unwrap();
+        for f in 0..40 {
+            let content = format!("{d}/{f}").repeat(f * 50 + 1);
+            fs::write(dir.join(format!("f{f}")), content).unwrap();
+        }
+    }
+    run_safe::<Folder>(&MemoryHost::folder(tmp.path()));
+    let sorted = |threads: u32| {
+        let host = MemoryHost::folder(tmp.path()).with_threads(threads);
+        assert_eq!(exhibit_static_descriptor().run(&host), Status::OK);
+        let mut lines: Vec<String> = host
+            .take_transcript()
+            .to_jsonl()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let one = sorted(1);
+    assert_eq!(one.len(), 5 + 5 * 40);
+    assert_eq!(sorted(4), one);
+}
