@@ -261,3 +261,30 @@ pub fn extract_hostile(file: &str, data: &[u8], plugin: &str) -> (Work, Hostile)
     };
     (w, hostile)
 }
+
+/// The Android fixture's directories and symlinks are recorded in the log,
+/// with `sdcard`'s target, and no link exists anywhere in the case.
+pub fn assert_tree_entries_recorded(log: &[Value], case: &Path) {
+    use exhibit_fixtures as fx;
+    let recorded = actions(log, "entry_recorded");
+    let count = |kind: &str| {
+        recorded
+            .iter()
+            .filter(|e| e["details"]["kind"] == kind)
+            .count()
+    };
+    assert_eq!(count("dir"), fx::DIR_COUNT);
+    assert_eq!(count("symlink"), fx::SYMLINK_COUNT);
+    let sdcard = recorded
+        .iter()
+        .find(|e| e["details"]["name"] == fx::SDCARD_LINK.0)
+        .expect("sdcard recorded");
+    assert_eq!(sdcard["details"]["meta"]["link_target"], fx::SDCARD_LINK.1);
+    assert!(!case.join("files/sdcard").exists());
+    for e in walkdir::WalkDir::new(case) {
+        assert!(
+            !e.expect("walk").path_is_symlink(),
+            "no symlink may be created in a case"
+        );
+    }
+}
