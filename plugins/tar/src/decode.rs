@@ -22,7 +22,7 @@ use exhibit_plugin_sdk::{
 };
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 
 // Header layout, POSIX ustar ("pax" utility, "ustar Interchange Format"):
@@ -212,6 +212,27 @@ impl<R: Read> Input<R> {
                 }
             }
         }
+        self.pos = self.pos.saturating_add(len64(n));
+        Ok(n)
+    }
+
+    /// Hands up to `max` bytes to `deliver` straight from the read-ahead
+    /// buffer, without copying them; returns how many (0 at the end).
+    fn pass(
+        &mut self,
+        max: u64,
+        deliver: impl FnOnce(&[u8]) -> Result<(), PluginError>,
+    ) -> Result<usize, PluginError> {
+        let available = loop {
+            match self.reader.fill_buf() {
+                Ok(bytes) => break bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_failure(e, self.pos)),
+            }
+        };
+        let n = chunk(max, available.len());
+        deliver(&available[..n])?;
+        self.reader.consume(n);
         self.pos = self.pos.saturating_add(len64(n));
         Ok(n)
     }
@@ -861,17 +882,18 @@ impl<'s, 'h> Decoder<'s, 'h> {
     }
 
     /// Streams up to `size` bytes to `out`; returns how many there were.
+    /// The bytes go from the read-ahead buffer to the host with no copy.
     fn copy(&mut self, out: &mut OutputFile<'_>, size: u64) -> Result<u64, PluginError> {
         let mut done = 0u64;
         while done < size {
             self.session.check_cancelled()?;
-            let want = chunk(size.saturating_sub(done), self.buf.len());
-            let got = self.input.fill(&mut self.buf[..want])?;
-            out.write_bytes(&self.buf[..got])?;
-            done = done.saturating_add(len64(got));
-            if got < want {
+            let got = self
+                .input
+                .pass(size.saturating_sub(done), |bytes| out.write_bytes(bytes))?;
+            if got == 0 {
                 break;
             }
+            done = done.saturating_add(len64(got));
         }
         Ok(done)
     }
