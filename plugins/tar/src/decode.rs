@@ -230,7 +230,9 @@ impl<R: Read> Input<R> {
                 Err(e) => return Err(read_failure(e, self.pos)),
             }
         };
-        let n = chunk(max, available.len());
+        // At most COPY_BUF at a time: the host queues each chunk for hashing,
+        // and the queue's memory is counted in chunks.
+        let n = chunk(max, available.len().min(COPY_BUF));
         deliver(&available[..n])?;
         self.reader.consume(n);
         self.pos = self.pos.saturating_add(len64(n));
