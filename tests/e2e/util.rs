@@ -288,3 +288,32 @@ pub fn assert_tree_entries_recorded(log: &[Value], case: &Path) {
         );
     }
 }
+
+/// Every file of the Android fixture is logged complete, with the size and
+/// SHA-256 of the generator's truth, the file on disk hashes the same, and
+/// its MD5 and SHA-1 (the runs ask for them) equal coreutils' digests.
+pub fn assert_files_match_truth(log: &[Value], case: &Path) {
+    use exhibit_fixtures as fx;
+    assert_eq!(actions(log, "file_extracted").len(), fx::FILE_COUNT);
+    let tree = fx::android_tree().expect("tree");
+    for truth in fx::expected_files().expect("truth") {
+        let d = &extracted(log, &truth.path)["details"];
+        assert_eq!(
+            d["hashes"]["sha256"],
+            truth.sha256.as_str(),
+            "{}",
+            truth.path
+        );
+        assert_eq!(d["size"], truth.size, "{}", truth.path);
+        assert_eq!(d["complete"], true);
+        let on_disk = case.join(d["path"].as_str().expect("a case path"));
+        assert_eq!(sha256_file(&on_disk), truth.sha256, "{}", on_disk.display());
+        let content = tree
+            .iter()
+            .find(|e| e.path == truth.path)
+            .and_then(|e| e.content())
+            .expect("a file of the tree");
+        assert_eq!(d["hashes"]["md5"], coreutils_digest("md5sum", content));
+        assert_eq!(d["hashes"]["sha1"], coreutils_digest("sha1sum", content));
+    }
+}
