@@ -187,6 +187,37 @@ pub fn run_safe<P: FormatPlugin>(host: &MemoryHost) -> Status {
     }
 }
 
+/// `count` deterministic damaged copies of `base`, for robustness tests: each
+/// has 1 to `max_flips` bytes overwritten and, one time in four, is also cut
+/// short. The same arguments always give the same copies (xorshift64 with a
+/// fixed seed).
+pub fn mutations(base: &[u8], count: usize, max_flips: u64) -> Vec<Vec<u8>> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let len = base.len().max(1) as u64;
+    let index = |n: u64| usize::try_from(n % len).unwrap_or(0);
+    (0..count)
+        .map(|_| {
+            let mut data = base.to_vec();
+            for _ in 0..(1 + next() % max_flips.max(1)) {
+                let at = index(next());
+                if let Some(byte) = data.get_mut(at) {
+                    *byte = next().to_le_bytes()[0];
+                }
+            }
+            if next() % 4 == 0 {
+                data.truncate(index(next()));
+            }
+            data
+        })
+        .collect()
+}
+
 /// Convenience for unit tests: runs `P` over `data` and returns the status and transcript.
 pub fn decode<P: FormatPlugin>(name: &str, data: Vec<u8>) -> (Status, Transcript) {
     let host = MemoryHost::file(name, data);

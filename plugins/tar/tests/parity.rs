@@ -5,7 +5,7 @@
 
 use exhibit_format_tar::{Tar, exhibit_static_descriptor};
 use exhibit_plugin_sdk::Status;
-use exhibit_plugin_sdk::testing::{MemoryHost, run_safe};
+use exhibit_plugin_sdk::testing::{MemoryHost, mutations, run_safe};
 
 /// Decodes `data` both ways, requires identical transcripts, returns the
 /// common status and the number of entries.
@@ -120,23 +120,7 @@ fn hostile_archives() {
 #[test]
 fn mutated_archives() {
     let base = built_archive();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for _ in 0..300 {
-        let mut data = base.clone();
-        for _ in 0..(1 + next() % 8) {
-            let at = (next() % data.len() as u64) as usize;
-            data[at] = next() as u8;
-        }
-        if next() % 4 == 0 {
-            let len = (next() % data.len() as u64) as usize;
-            data.truncate(len);
-        }
+    for data in mutations(&base, 300, 8) {
         let (status, _) = both_ways(&data);
         assert_eq!(status, Status::OK);
     }

@@ -7,7 +7,7 @@
 use exhibit_fixtures::hostile_zip;
 use exhibit_format_zip::{Zip, exhibit_static_descriptor};
 use exhibit_plugin_sdk::Status;
-use exhibit_plugin_sdk::testing::{MemoryHost, Transcript, run_safe};
+use exhibit_plugin_sdk::testing::{MemoryHost, Transcript, mutations, run_safe};
 
 /// Decodes `data` both ways on one thread, requires identical transcripts,
 /// then on four threads, requires the same entries and logs once sorted.
@@ -74,23 +74,7 @@ fn not_a_zip() {
 #[test]
 fn mutated_archives() {
     let base = hostile_zip::zip64().unwrap();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for _ in 0..300 {
-        let mut data = base.clone();
-        for _ in 0..(1 + next() % 6) {
-            let at = (next() % data.len() as u64) as usize;
-            data[at] = next() as u8;
-        }
-        if next() % 4 == 0 {
-            let len = (next() % data.len() as u64) as usize;
-            data.truncate(len);
-        }
+    for data in mutations(&base, 300, 6) {
         let (status, _) = both_ways(&data);
         assert!(
             matches!(status, Status::OK | Status::CORRUPT | Status::UNSUPPORTED),
