@@ -70,6 +70,10 @@ impl Status {
     pub const CANCELLED: Status = Status(6);
     /// The plugin called the host wrongly (bad JSON, write outside a file…).
     pub const INVALID: Status = Status(7);
+    /// The input is encrypted and no password was given.
+    pub const NO_PASSWORD: Status = Status(8);
+    /// The input is encrypted and the password given does not open it.
+    pub const WRONG_PASSWORD: Status = Status(9);
 
     /// Lowercase name for messages; `"status N"` for a value this side does not know.
     pub fn name(self) -> std::borrow::Cow<'static, str> {
@@ -82,6 +86,8 @@ impl Status {
             Status::PANICKED => "panicked",
             Status::CANCELLED => "cancelled",
             Status::INVALID => "invalid call",
+            Status::NO_PASSWORD => "no password",
+            Status::WRONG_PASSWORD => "wrong password",
             Status(n) => return format!("status {n}").into(),
         };
         known.into()
@@ -215,6 +221,33 @@ pub struct Host {
     >,
     /// True once the host wants the plugin to stop.
     pub is_cancelled: Option<unsafe extern "C" fn(ctx: *mut c_void) -> bool>,
+    /// The password the examiner gave for the evidence, as UTF-8: the host
+    /// stores its full length in `out_len` and copies it into `buf` when it
+    /// fits in `cap` bytes (call again with a larger buffer otherwise).
+    /// [`Status::NO_PASSWORD`] when there is none. The host may ask the
+    /// examiner on the first call, so a plugin calls it only for an input that
+    /// is encrypted. The host never logs it; the plugin must not either.
+    pub password: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            buf: *mut u8,
+            cap: usize,
+            out_len: *mut usize,
+        ) -> Status,
+    >,
+    /// Artifact decoders only: the local path (raw OS bytes) of a private
+    /// working copy of the input file, made on the first call, with the
+    /// input's `-wal`, `-journal` and `-shm` companions beside it under the
+    /// same suffixes, for libraries that need a path (SQLite). Opening it
+    /// cannot change the case. Same buffer protocol as `password`.
+    pub local_copy: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            buf: *mut u8,
+            cap: usize,
+            out_len: *mut usize,
+        ) -> Status,
+    >,
 }
 
 /// The static description a plugin library exports through [`ENTRY_SYMBOL`].
@@ -229,10 +262,16 @@ pub struct Descriptor {
     pub name: Bytes,
     /// Plugin version (UTF-8).
     pub version: Bytes,
-    /// What the plugin handles, as UTF-8 JSON: `{"description", "extensions", "magic", "paths"}`.
+    /// What the plugin handles, as UTF-8 JSON: for a format plugin
+    /// `{"description", "extensions", "access"}`, for an artifact decoder
+    /// `{"description", "paths", "kinds"}` (glob patterns over case paths, and
+    /// the record kinds it emits).
     pub handles_json: Bytes,
-    /// Returns 0 (not mine) … 100 (certain).
+    /// Returns 0 (not mine) … 100 (certain). Null for an artifact decoder,
+    /// which is chosen by its path patterns.
     pub probe: Option<unsafe extern "C" fn(input: *const ProbeInput) -> u32>,
-    /// Decodes the evidence through the host's callbacks.
+    /// Decodes the evidence (format plugin) or one matched file (artifact
+    /// decoder: `evidence_name` is then its case path under `files/`)
+    /// through the host's callbacks.
     pub run: Option<unsafe extern "C" fn(host: *const Host) -> Status>,
 }

@@ -31,6 +31,16 @@ pub enum PluginError {
     },
     /// The host asked the plugin to stop.
     Cancelled,
+    /// The input is encrypted and the host has no password for it.
+    NoPassword {
+        /// The encrypted input, as the examiner knows it (a file name).
+        what: String,
+    },
+    /// The password does not open the input. Nothing was decoded.
+    WrongPassword {
+        /// The encrypted input, as the examiner knows it (a file name).
+        what: String,
+    },
     /// The host refused a call (disk full, invalid metadata…).
     Host {
         /// Which host call failed.
@@ -57,6 +67,8 @@ impl PluginError {
             PluginError::Unsupported { .. } => Status::UNSUPPORTED,
             PluginError::Io { .. } => Status::IO,
             PluginError::Cancelled => Status::CANCELLED,
+            PluginError::NoPassword { .. } => Status::NO_PASSWORD,
+            PluginError::WrongPassword { .. } => Status::WRONG_PASSWORD,
             PluginError::Host { status, .. } => *status,
         }
     }
@@ -84,6 +96,10 @@ impl fmt::Display for PluginError {
                 None => write!(f, "read failed: {what}"),
             },
             PluginError::Cancelled => f.write_str("cancelled"),
+            PluginError::NoPassword { what } => {
+                write!(f, "{what} is encrypted and no password was given")
+            }
+            PluginError::WrongPassword { what } => write!(f, "wrong password for {what}"),
             PluginError::Host { call, status } => {
                 write!(f, "host refused {call}: {}", status.name())
             }

@@ -2,9 +2,10 @@
 //! [`export!`](crate::export!) macro. This is the only module of the SDK that
 //! may use `unsafe`; each block names the invariant it relies on.
 //!
-//! - Plugin side: [`describe`] builds a plugin's static [`Descriptor`], the
-//!   `probe`/`run` trampolines turn C calls into calls of the safe
-//!   [`FormatPlugin`] trait inside `catch_unwind`, and `RawHost` turns the
+//! - Plugin side: [`describe`] and [`describe_decoder`] build a plugin's
+//!   static [`Descriptor`], the `probe`/`run` trampolines turn C calls into
+//!   calls of the safe [`FormatPlugin`] and [`ArtifactDecoder`] traits inside
+//!   `catch_unwind`, and `RawHost` turns the
 //!   C [`Host`] table back into [`HostServices`].
 //! - Host side: [`call_probe`] and [`call_run`] call a descriptor's entry
 //!   points, handing the plugin a C [`Host`] whose callbacks forward to a
@@ -13,7 +14,8 @@
 #![allow(unsafe_code)]
 
 use crate::abi::{self, Bytes, Descriptor, Host, Kind, ProbeInput, Status};
-use crate::plugin::{FormatPlugin, Probe};
+use crate::error::PluginError;
+use crate::plugin::{ArtifactDecoder, FormatPlugin, Probe};
 use crate::session::{EvidenceInfo, HostServices, Session};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -40,6 +42,27 @@ macro_rules! export {
             static DESCRIPTOR: ::std::sync::OnceLock<$crate::export::StaticDescriptor> =
                 ::std::sync::OnceLock::new();
             DESCRIPTOR.get_or_init($crate::export::describe::<$plugin>)
+        }
+    };
+}
+
+/// Exports an [`ArtifactDecoder`] implementation as this library's plugin;
+/// used like [`export!`](crate::export!).
+#[macro_export]
+macro_rules! export_decoder {
+    ($decoder:ty) => {
+        /// The plugin's entry symbol: a pointer to its static descriptor.
+        #[allow(unsafe_code)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn exhibit_plugin_v1() -> *const $crate::abi::Descriptor {
+            exhibit_static_descriptor().as_ptr()
+        }
+
+        /// The same descriptor for in-process use (parity tests).
+        pub fn exhibit_static_descriptor() -> &'static $crate::export::StaticDescriptor {
+            static DESCRIPTOR: ::std::sync::OnceLock<$crate::export::StaticDescriptor> =
+                ::std::sync::OnceLock::new();
+            DESCRIPTOR.get_or_init($crate::export::describe_decoder::<$decoder>)
         }
     };
 }
@@ -112,6 +135,26 @@ pub fn describe<P: FormatPlugin>() -> StaticDescriptor {
         handles_json: Bytes::from_slice(handles.as_bytes()),
         probe: Some(probe_trampoline::<P>),
         run: Some(run_trampoline::<P>),
+    })
+}
+
+/// Builds the descriptor of artifact decoder `D`. Called once per library.
+pub fn describe_decoder<D: ArtifactDecoder>() -> StaticDescriptor {
+    let handles = serde_json::json!({
+        "description": D::DESCRIPTION,
+        "paths": D::PATHS,
+        "kinds": D::KINDS,
+    });
+    // Leaked once per library: the descriptor must outlive every call.
+    let handles: &'static str = Box::leak(handles.to_string().into_boxed_str());
+    StaticDescriptor(Descriptor {
+        abi_version: abi::ABI_VERSION,
+        kind: Kind::ARTIFACT,
+        name: Bytes::from_slice(D::NAME.as_bytes()),
+        version: Bytes::from_slice(D::VERSION.as_bytes()),
+        handles_json: Bytes::from_slice(handles.as_bytes()),
+        probe: None,
+        run: Some(decode_trampoline::<D>),
     })
 }
 
@@ -199,10 +242,29 @@ unsafe extern "C" fn probe_trampoline<P: FormatPlugin>(input: *const ProbeInput)
 }
 
 unsafe extern "C" fn run_trampoline<P: FormatPlugin>(host: *const Host) -> Status {
+    // SAFETY: the host passes a table valid for the duration of this call.
+    unsafe { run_guarded(host, P::NAME, |session| P::default().run(session)) }
+}
+
+unsafe extern "C" fn decode_trampoline<D: ArtifactDecoder>(host: *const Host) -> Status {
+    // SAFETY: the host passes a table valid for the duration of this call.
+    unsafe { run_guarded(host, D::NAME, |session| D::default().decode(session)) }
+}
+
+/// The body of every `run` trampoline: checks the table, runs `body` inside
+/// `catch_unwind`, and turns its outcome into a status and log entries.
+///
+/// # Safety
+/// `host` is null or points to a table valid for the duration of the call.
+unsafe fn run_guarded(
+    host: *const Host,
+    name: &str,
+    body: impl FnOnce(&Session<'_>) -> Result<(), PluginError>,
+) -> Status {
     if host.is_null() {
         return Status::INVALID;
     }
-    // SAFETY: the host passes a table valid for the duration of this call.
+    // SAFETY: non-null, and valid for this call per the contract.
     let host = unsafe { &*host };
     if host.abi_version != abi::ABI_VERSION {
         return Status::INVALID;
@@ -211,7 +273,7 @@ unsafe extern "C" fn run_trampoline<P: FormatPlugin>(host: *const Host) -> Statu
         return Status::INVALID;
     };
     let session = Session::new(&raw);
-    match guarded(|| P::default().run(&session)) {
+    match guarded(|| body(&session)) {
         Ok(Ok(())) => Status::OK,
         Ok(Err(err)) => {
             session.report(&err);
@@ -222,11 +284,38 @@ unsafe extern "C" fn run_trampoline<P: FormatPlugin>(host: *const Host) -> Statu
                 abi::level::ERROR,
                 Status::PANICKED,
                 abi::NO_OFFSET,
-                format!("plugin `{}` panicked: {panic}", P::NAME).as_bytes(),
+                format!("plugin `{name}` panicked: {panic}").as_bytes(),
             );
             Status::PANICKED
         }
     }
+}
+
+/// Calls a host function that fills a caller's buffer (`password`,
+/// `local_copy`), growing the buffer once if the first was too small.
+fn fetch_bytes(
+    f: unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut usize) -> Status,
+    ctx: *mut c_void,
+) -> Result<Vec<u8>, Status> {
+    let mut buf = vec![0u8; 512];
+    for _ in 0..2 {
+        let mut len = 0usize;
+        // SAFETY: buf is valid for writes of buf.len() bytes and len is a
+        // valid out pointer, both for the duration of the call.
+        let status = unsafe { f(ctx, buf.as_mut_ptr(), buf.len(), &mut len) };
+        if status != Status::OK {
+            return Err(status);
+        }
+        if len <= buf.len() {
+            buf.truncate(len);
+            return Ok(buf);
+        }
+        if len > 1 << 20 {
+            return Err(Status::INVALID);
+        }
+        buf.resize(len, 0);
+    }
+    Err(Status::INVALID)
 }
 
 /// The C host table seen as [`HostServices`] (plugin side).
@@ -389,6 +478,47 @@ impl HostServices for RawHost<'_> {
             None => false,
         }
     }
+
+    fn password(&self) -> Result<Option<String>, Status> {
+        let Some(f) = self.host.password else {
+            return Ok(None);
+        };
+        match fetch_bytes(f, self.host.ctx) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| Status::INVALID),
+            Err(Status::NO_PASSWORD) => Ok(None),
+            Err(status) => Err(status),
+        }
+    }
+
+    fn local_copy(&self) -> Result<std::path::PathBuf, Status> {
+        let f = self.host.local_copy.ok_or(Status::UNSUPPORTED)?;
+        let bytes = fetch_bytes(f, self.host.ctx)?;
+        path_from_bytes(bytes).ok_or(Status::INVALID)
+    }
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: Vec<u8>) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    Some(std::ffi::OsString::from_vec(bytes).into())
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: Vec<u8>) -> Option<std::path::PathBuf> {
+    String::from_utf8(bytes).ok().map(Into::into)
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &std::path::Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(path: &std::path::Path) -> Vec<u8> {
+    path.to_string_lossy().into_owned().into_bytes()
 }
 
 // ---------------------------------------------------------------------------
@@ -564,6 +694,58 @@ unsafe extern "C" fn cb_is_cancelled(ctx: *mut c_void) -> bool {
     catch_unwind(AssertUnwindSafe(|| unsafe { services(ctx) }.is_cancelled())).unwrap_or(true)
 }
 
+/// Answers a buffer-filling call (`password`, `local_copy`) with `value`.
+///
+/// # Safety
+/// `buf` must be valid for writes of `cap` bytes (or null with `cap` 0) and
+/// `out_len` a valid out pointer, for the duration of the call.
+unsafe fn fill_buffer(value: &[u8], buf: *mut u8, cap: usize, out_len: *mut usize) -> Status {
+    if out_len.is_null() || (buf.is_null() && cap > 0) {
+        return Status::INVALID;
+    }
+    // SAFETY: non-null out pointer from the plugin.
+    unsafe { out_len.write(value.len()) };
+    if value.len() <= cap && !value.is_empty() {
+        // SAFETY: the plugin gave `cap` writable bytes at `buf`, and the
+        // value is host memory, so the two cannot overlap.
+        unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), buf, value.len()) };
+    }
+    Status::OK
+}
+
+unsafe extern "C" fn cb_password(
+    ctx: *mut c_void,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> Status {
+    host_guard(|| {
+        // SAFETY: ctx is ours (see `services`).
+        match unsafe { services(ctx) }.password() {
+            // SAFETY: the plugin's buffer contract is `fill_buffer`'s.
+            Ok(Some(password)) => unsafe { fill_buffer(password.as_bytes(), buf, cap, out_len) },
+            Ok(None) => Status::NO_PASSWORD,
+            Err(status) => status,
+        }
+    })
+}
+
+unsafe extern "C" fn cb_local_copy(
+    ctx: *mut c_void,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> Status {
+    host_guard(|| {
+        // SAFETY: ctx is ours (see `services`).
+        match unsafe { services(ctx) }.local_copy() {
+            // SAFETY: the plugin's buffer contract is `fill_buffer`'s.
+            Ok(path) => unsafe { fill_buffer(&path_bytes(&path), buf, cap, out_len) },
+            Err(status) => status,
+        }
+    })
+}
+
 /// Asks a plugin how sure it is that the evidence is its format (0–100).
 /// Returns 0 when the descriptor has no probe.
 ///
@@ -612,6 +794,8 @@ pub unsafe fn call_run(descriptor: &Descriptor, services: &dyn HostServices) -> 
         emit_record: Some(cb_emit_record),
         log: Some(cb_log),
         is_cancelled: Some(cb_is_cancelled),
+        password: Some(cb_password),
+        local_copy: Some(cb_local_copy),
     };
     // SAFETY: `host` and everything it points to (`services`, the evidence
     // name) live until `run` returns; the caller vouches for the pointer.

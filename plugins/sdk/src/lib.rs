@@ -42,11 +42,12 @@ mod error;
 pub mod export;
 mod meta;
 mod plugin;
+pub mod records;
 mod session;
 pub mod testing;
 
 pub use abi::Status;
 pub use error::PluginError;
 pub use meta::{EntryKind, EntryMeta, RawBytes, Time, from_hex, system_time, to_hex};
-pub use plugin::{Access, FormatPlugin, Probe};
+pub use plugin::{Access, ArtifactDecoder, FormatPlugin, Probe};
 pub use session::{DirEntry, EvidenceInfo, HostServices, OutputFile, Session, SourceReader};

@@ -76,3 +76,30 @@ pub trait FormatPlugin: Default + 'static {
     /// an `Err` ends the run and is recorded as its outcome.
     fn run(&self, session: &Session<'_>) -> Result<(), PluginError>;
 }
+
+/// A plugin that turns extracted files into records (messages, contacts,
+/// calls…) of the shared schema in [`crate::records`].
+///
+/// The host runs it once per extracted file whose case path (relative to the
+/// case's `files/` folder, `/`-separated) matches one of [`PATHS`](Self::PATHS),
+/// after the extraction. [`Session::input_path`] names that file,
+/// [`Session::evidence_reader`] reads it and [`Session::local_copy`] gives a
+/// private copy on disk for SQLite. Records go out with [`Session::emit`].
+/// A damaged input is reported and the decoder emits what it can; one
+/// decoder's failure never stops the others.
+pub trait ArtifactDecoder: Default + 'static {
+    /// Unique lowercase name, never reused (`"android"`).
+    const NAME: &'static str;
+    /// Decoder version; usually `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+    /// One line saying what the decoder reads.
+    const DESCRIPTION: &'static str;
+    /// Glob patterns over case paths: `*` within one path component, `**`
+    /// across any number of them (`**/databases/mmssms.db`).
+    const PATHS: &'static [&'static str];
+    /// The record kinds it may emit (`"messages"`, `"contacts"`, `"calls"`).
+    const KINDS: &'static [&'static str];
+
+    /// Decodes one matched file, emitting its records through `session`.
+    fn decode(&self, session: &Session<'_>) -> Result<(), PluginError>;
+}

@@ -54,6 +54,14 @@ pub trait HostServices: Sync {
     fn log(&self, level: u32, status: Status, offset: u64, msg: &[u8]);
     /// True once the host wants the plugin to stop.
     fn is_cancelled(&self) -> bool;
+    /// The examiner's password for the evidence; `Ok(None)` when there is none.
+    fn password(&self) -> Result<Option<String>, Status> {
+        Ok(None)
+    }
+    /// Artifact decoders: a private working copy of the input on disk.
+    fn local_copy(&self) -> Result<std::path::PathBuf, Status> {
+        Err(Status::UNSUPPORTED)
+    }
 }
 
 /// One entry of a folder listing.
@@ -180,6 +188,44 @@ impl<'h> Session<'h> {
     /// Delivers an entry without content (directory, link, device…).
     pub fn record_entry(&self, name: &[u8], meta: &EntryMeta) -> Result<(), PluginError> {
         self.begin(name, meta)?.finish()
+    }
+
+    /// Emits one record of the shared schema ([`crate::records`]) under its
+    /// kind. The host completes its provenance with the decoder, the input's
+    /// case path and SHA-256, so the plugin only says which table and row.
+    pub fn emit<R: crate::records::Record>(&self, record: &R) -> Result<(), PluginError> {
+        let value = serde_json::to_value(record).map_err(|e| PluginError::Io {
+            offset: None,
+            what: format!("cannot encode record: {e}"),
+        })?;
+        self.emit_record(R::KIND, &value)
+    }
+
+    /// The password the examiner gave for this evidence, asked of the host
+    /// (which may prompt for it) only now. `Ok(None)` when there is none.
+    /// Never log it.
+    pub fn password(&self) -> Result<Option<String>, PluginError> {
+        self.host.password().map_err(|status| PluginError::Host {
+            call: "password",
+            status,
+        })
+    }
+
+    /// Artifact decoders: the path of a private working copy of the input,
+    /// with its SQLite `-wal`/`-journal` companions beside it, for libraries
+    /// that need a file (open it read-only; the case itself is untouched).
+    pub fn local_copy(&self) -> Result<std::path::PathBuf, PluginError> {
+        self.host.local_copy().map_err(|status| PluginError::Host {
+            call: "local_copy",
+            status,
+        })
+    }
+
+    /// Artifact decoders: the input's path in the case, relative to its
+    /// `files/` folder and `/`-separated (the host gives it as the evidence
+    /// name).
+    pub fn input_path(&self) -> String {
+        String::from_utf8_lossy(&self.host.evidence().name).into_owned()
     }
 
     /// Emits one decoded record of `kind` (`"messages"`, `"contacts"` …).

@@ -7,7 +7,7 @@
 use crate::abi::{self, Status};
 use crate::error::PluginError;
 use crate::meta::{EntryMeta, RawBytes};
-use crate::plugin::FormatPlugin;
+use crate::plugin::{ArtifactDecoder, FormatPlugin};
 use crate::session::{EvidenceInfo, HostServices, Session};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -109,6 +109,20 @@ pub struct MemoryHost {
     evidence: EvidenceInfo,
     source: Source,
     state: Mutex<State>,
+    password: Option<String>,
+    /// SQLite companions (`-wal`, `-journal`) of an artifact decoder's input.
+    companions: Vec<(String, Vec<u8>)>,
+    /// The folder of the working copy made by `local_copy`, removed on drop.
+    scratch: Mutex<Option<PathBuf>>,
+}
+
+impl Drop for MemoryHost {
+    fn drop(&mut self) {
+        let scratch = self.scratch.get_mut().ok().and_then(Option::take);
+        if let Some(dir) = scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl MemoryHost {
@@ -123,7 +137,29 @@ impl MemoryHost {
             },
             source: Source::Memory(data),
             state: Mutex::new(State::default()),
+            password: None,
+            companions: Vec::new(),
+            scratch: Mutex::new(None),
         }
+    }
+
+    /// A host giving an artifact decoder the extracted file at case path
+    /// `path` (relative to `files/`) with content `data`.
+    pub fn input(path: &str, data: Vec<u8>) -> MemoryHost {
+        MemoryHost::file(path, data)
+    }
+
+    /// Puts a companion file beside the input's working copy: `suffix` is
+    /// `-wal`, `-journal` or `-shm`.
+    pub fn with_companion(mut self, suffix: &str, data: Vec<u8>) -> MemoryHost {
+        self.companions.push((suffix.to_owned(), data));
+        self
+    }
+
+    /// Answers the plugin's password requests with `password`.
+    pub fn with_password(mut self, password: &str) -> MemoryHost {
+        self.password = Some(password.to_owned());
+        self
     }
 
     /// A host whose evidence is the local folder `root`.
@@ -138,6 +174,9 @@ impl MemoryHost {
             },
             source: Source::Folder(root),
             state: Mutex::new(State::default()),
+            password: None,
+            companions: Vec::new(),
+            scratch: Mutex::new(None),
         }
     }
 
@@ -185,6 +224,26 @@ pub fn run_safe<P: FormatPlugin>(host: &MemoryHost) -> Status {
             err.status()
         }
     }
+}
+
+/// Runs decoder `D` through its safe trait over the host's input.
+pub fn run_decoder_safe<D: ArtifactDecoder>(host: &MemoryHost) -> Status {
+    let session = Session::new(host);
+    match D::default().decode(&session) {
+        Ok(()) => Status::OK,
+        Err(err) => {
+            session.report(&err);
+            err.status()
+        }
+    }
+}
+
+/// Convenience for decoder unit tests: runs `D` over the file `data` at case
+/// path `path` and returns the status and transcript.
+pub fn decode_file<D: ArtifactDecoder>(path: &str, data: Vec<u8>) -> (Status, Transcript) {
+    let host = MemoryHost::input(path, data);
+    let status = run_decoder_safe::<D>(&host);
+    (status, host.take_transcript())
 }
 
 /// `count` deterministic damaged copies of `base`, for robustness tests: each
@@ -359,6 +418,44 @@ impl HostServices for MemoryHost {
 
     fn is_cancelled(&self) -> bool {
         false
+    }
+
+    fn password(&self) -> Result<Option<String>, Status> {
+        Ok(self.password.clone())
+    }
+
+    fn local_copy(&self) -> Result<PathBuf, Status> {
+        let Source::Memory(data) = &self.source else {
+            return Err(Status::UNSUPPORTED);
+        };
+        let mut scratch = self
+            .scratch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let name = String::from_utf8_lossy(&self.evidence.name)
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty() && *n != ".." && *n != ".")
+            .unwrap_or("input")
+            .to_owned();
+        let dir = match &*scratch {
+            Some(dir) => dir.clone(),
+            None => {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let dir = std::env::temp_dir()
+                    .join(format!("exhibit-sdk-test-{}-{n}", std::process::id()));
+                std::fs::create_dir_all(&dir).map_err(|_| Status::IO)?;
+                std::fs::write(dir.join(&name), data).map_err(|_| Status::IO)?;
+                for (suffix, bytes) in &self.companions {
+                    std::fs::write(dir.join(format!("{name}{suffix}")), bytes)
+                        .map_err(|_| Status::IO)?;
+                }
+                *scratch = Some(dir.clone());
+                dir
+            }
+        };
+        Ok(dir.join(name))
     }
 }
 
