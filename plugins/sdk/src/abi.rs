@@ -116,6 +116,10 @@ pub mod level {
     pub const WARN: u32 = 2;
     /// Something was lost or could not be read; recorded in the custody log.
     pub const ERROR: u32 = 3;
+    /// A fact about the evidence for the custody log (a container's header
+    /// fields, say): the message is a UTF-8 JSON object
+    /// `{"what": "...", "details": {...}}`.
+    pub const FACT: u32 = 4;
 }
 
 /// `offset` value meaning "no offset applies".

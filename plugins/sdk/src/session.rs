@@ -264,6 +264,19 @@ impl<'h> Session<'h> {
         );
     }
 
+    /// Records a fact about the evidence in the custody log: `what` names it
+    /// (`"android backup header"`), `details` holds its fields. Never put a
+    /// secret here.
+    pub fn custody_note(&self, what: &str, details: serde_json::Value) {
+        let json = serde_json::json!({ "what": what, "details": details });
+        self.host.log(
+            abi::level::FACT,
+            Status::OK,
+            abi::NO_OFFSET,
+            json.to_string().as_bytes(),
+        );
+    }
+
     /// Informational message for the examiner's console (not in the custody log).
     pub fn info(&self, msg: &str) {
         self.host

@@ -289,6 +289,7 @@ fn level_name(level: u32) -> &'static str {
         abi::level::DEBUG => "debug",
         abi::level::INFO => "info",
         abi::level::WARN => "warn",
+        abi::level::FACT => "fact",
         _ => "error",
     }
 }
