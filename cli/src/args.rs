@@ -56,6 +56,55 @@ pub enum Command {
         /// The case folder.
         case: PathBuf,
     },
+    /// Run the artifact decoders again over an existing case, appending to
+    /// its custody log and rewriting case/artifacts/.
+    Decode {
+        /// The case folder.
+        case: PathBuf,
+        /// Examiner's name, for the custody log.
+        #[arg(long, value_name = "NAME")]
+        examiner: Option<String>,
+        /// Password for an encrypted database (else $EXHIBIT_PASSWORD, else a prompt).
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+    },
+    /// Print a case's decoded records (messages, contacts, calls), newest first.
+    Artifacts {
+        /// The case folder.
+        case: PathBuf,
+        /// Only this kind of record.
+        #[arg(long, value_name = "KIND")]
+        kind: Option<RecordKind>,
+    },
+}
+
+/// The record kinds `exhibit artifacts` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordKind {
+    /// SMS, MMS, iMessage and chat messages.
+    Messages,
+    /// Address-book contacts.
+    Contacts,
+    /// Call-log entries.
+    Calls,
+}
+
+impl RecordKind {
+    /// Every kind, in display order.
+    pub const ALL: [RecordKind; 3] = [
+        RecordKind::Messages,
+        RecordKind::Contacts,
+        RecordKind::Calls,
+    ];
+
+    /// The record file's name without `.jsonl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Messages => "messages",
+            RecordKind::Contacts => "contacts",
+            RecordKind::Calls => "calls",
+        }
+    }
 }
 
 /// Arguments of `exhibit extract`.
@@ -94,6 +143,14 @@ pub struct ExtractArgs {
     /// extraction stops with an error rather than go below it.
     #[arg(long = "min-free", value_name = "SIZE", value_parser = parse_size)]
     pub min_free: Option<u64>,
+    /// Password of an encrypted dump (else $EXHIBIT_PASSWORD, else a prompt
+    /// on the terminal). Asked only if the dump is encrypted; never logged.
+    /// On a shared machine prefer the prompt: other users can see arguments.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Do not run the artifact decoders after extracting (`exhibit decode` runs them later).
+    #[arg(long = "no-decode")]
+    pub no_decode: bool,
 }
 
 /// Parses `1234`, `512K`, `256M`, `2G`, `1T` (binary multiples).

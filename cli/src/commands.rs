@@ -5,6 +5,7 @@ use crate::args::{Args, ExtractArgs};
 use crate::config::{self, Config};
 use crate::outln;
 use crate::output::{Exit, emit, emit_begin, term};
+use crate::password::CliPassword;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use exhibit_core::custody::{LOG_FILE, read_log};
@@ -125,6 +126,8 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
         // process, and the custody log is still a valid prefix.
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
+    let progress = Progress::new(args.quiet, args.json);
+    let password = CliPassword::new(x.password.clone(), progress.bar());
     let opts = ExtractOptions {
         evidence: x.evidence.clone(),
         case_dir: x.case.clone(),
@@ -142,9 +145,10 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
         min_free: x
             .min_free
             .unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
+        password: Some(Arc::new(password)),
+        decode: !x.no_decode,
     };
     let host = load_plugins(cfg);
-    let progress = Progress::new(args.quiet, args.json);
     let summary = extract(&host, &opts, &progress);
     progress.finish();
     let summary = summary?;
@@ -180,12 +184,90 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
         if let Some(sha) = &summary.evidence_sha256 {
             outln!("  evidence    sha256 {sha}")?;
         }
+        if let Some(decoded) = &summary.decoded {
+            outln!("  records     {}", records_line(decoded))?;
+        }
         outln!("  time        {:.2} s", summary.duration.as_secs_f64())?;
         outln!("  chain hash  {}", summary.chain_hash)?;
         outln!(
             "keep the chain hash: `exhibit verify {} --expect <chain hash>` proves the log unchanged",
             summary.case_dir.display()
         )?;
+    }
+    Ok(exit)
+}
+
+fn records_line(d: &exhibit_core::DecodeTally) -> String {
+    let kinds: Vec<String> = d.records.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let kinds = if kinds.is_empty() {
+        "none".to_owned()
+    } else {
+        kinds.join(", ")
+    };
+    let failed = if d.failed > 0 {
+        format!(", {} failed", d.failed)
+    } else {
+        String::new()
+    };
+    format!("{kinds} (from {} decoder runs{failed})", d.jobs)
+}
+
+/// `exhibit decode CASE`
+pub fn decode_cmd(
+    args: &Args,
+    cfg: &Config,
+    case: &Path,
+    examiner: Option<&str>,
+    password: Option<String>,
+) -> Result<Exit> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
+    }
+    let progress = Progress::new(args.quiet, args.json);
+    let opts = exhibit_core::DecodeOptions {
+        hashes: vec![exhibit_core::HashAlgorithm::Sha256],
+        cancel,
+        password: Some(Arc::new(CliPassword::new(password, progress.bar()))),
+    };
+    let host = load_plugins(cfg);
+    let examiner = examiner.or(cfg.settings.examiner.as_deref());
+    let summary = exhibit_core::decode_existing(
+        &host,
+        case,
+        &opts,
+        &config::command_line(),
+        examiner,
+        &progress,
+    );
+    progress.finish();
+    let summary = summary?;
+    let exit = match summary.outcome {
+        Outcome::Clean => Exit::Success,
+        Outcome::CompletedWithErrors => Exit::CompletedWithErrors,
+        Outcome::Failed => Exit::Failure,
+        Outcome::Interrupted => Exit::Interrupted,
+    };
+    if args.json {
+        emit_begin("decode")?;
+        emit("summary", &summary)?;
+    } else {
+        outln!(
+            "decoding {}",
+            match summary.outcome {
+                Outcome::Clean => "complete",
+                Outcome::CompletedWithErrors =>
+                    "complete, with warnings or errors (see `exhibit log`)",
+                Outcome::Failed => "FAILED (see `exhibit log`)",
+                Outcome::Interrupted => "INTERRUPTED",
+            }
+        )?;
+        outln!("  case        {}", summary.case_dir.display())?;
+        outln!("  records     {}", records_line(&summary.decoded))?;
+        outln!("  warnings    {}", summary.warnings)?;
+        outln!("  errors      {}", summary.errors)?;
+        outln!("  chain hash  {}", summary.chain_hash)?;
     }
     Ok(exit)
 }
@@ -359,6 +441,37 @@ fn describe(action: &str, d: &Value) -> String {
             format!("{}: {}{offset}", action.to_uppercase(), s(d, "message"))
         }
         a::PLUGIN_FINISHED => format!("plugin {} finished: {}", s(d, "plugin"), s(d, "status")),
+        a::EVIDENCE_DESCRIBED => format!("{} ({}): {}", s(d, "what"), s(d, "plugin"), d["details"]),
+        a::PASSWORD_REQUESTED => format!(
+            "plugin {} asked for the password of {}: {}",
+            s(d, "plugin"),
+            s(d, "for"),
+            d["source"]
+                .as_str()
+                .map_or("none was given".to_owned(), |from| format!(
+                    "given by {from}"
+                ))
+        ),
+        a::CASE_REOPENED => format!(
+            "case reopened to {} by {} with exhibit {} on {}",
+            s(d, "purpose"),
+            s(d, "examiner"),
+            s(d, "tool_version"),
+            s(d, "host")
+        ),
+        a::DECODING_STARTED => format!(
+            "decoding started: {} decoders, {} matching files",
+            d["decoders"].as_array().map_or(0, Vec::len),
+            d["matches"].as_array().map_or(0, Vec::len)
+        ),
+        a::FILE_DECODED => format!(
+            "decoder {} read {} (sha256 {}): {}, records {}",
+            s(d, "decoder"),
+            s(d, "file"),
+            s(d, "sha256"),
+            s(d, "status"),
+            d["records"]
+        ),
         a::EVIDENCE_HASHED => format!(
             "evidence hashed: sha256 {} over {} bytes",
             s(&d["hashes"], "sha256"),

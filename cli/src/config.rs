@@ -76,7 +76,56 @@ pub fn acquisition_hash(hex: Option<&str>) -> Result<Option<String>> {
 
 /// The current command line, for the log.
 pub fn command_line() -> Vec<String> {
-    std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect()
+    redact(
+        std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+/// Replaces the value of `--password` so it never reaches the custody log.
+fn redact(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for arg in args {
+        if hide_next {
+            out.push("<redacted>".to_owned());
+            hide_next = false;
+        } else if arg == "--password" {
+            out.push(arg);
+            hide_next = true;
+        } else if arg.starts_with("--password=") {
+            out.push("--password=<redacted>".to_owned());
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn passwords_never_reach_the_log() {
+        let args = [
+            "exhibit",
+            "extract",
+            "b.ab",
+            "--password",
+            "s3cret",
+            "--password=two",
+        ];
+        let got = super::redact(args.iter().map(|s| (*s).to_owned()).collect());
+        assert_eq!(
+            got,
+            [
+                "exhibit",
+                "extract",
+                "b.ab",
+                "--password",
+                "<redacted>",
+                "--password=<redacted>"
+            ]
+        );
+    }
 }

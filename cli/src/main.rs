@@ -6,7 +6,9 @@ mod args;
 mod commands;
 mod config;
 mod output;
+mod password;
 mod progress;
+mod records;
 
 use args::{Args, Command};
 use clap::Parser;
@@ -47,6 +49,12 @@ fn run(args: &Args) -> anyhow::Result<Exit> {
         Command::Extract(x) => commands::extract_cmd(args, &cfg, x),
         Command::Verify { case, expect } => commands::verify_cmd(args, case, expect.as_deref()),
         Command::Log { case } => commands::log_cmd(args, case),
+        Command::Decode {
+            case,
+            examiner,
+            password,
+        } => commands::decode_cmd(args, &cfg, case, examiner.as_deref(), password.clone()),
+        Command::Artifacts { case, kind } => records::artifacts_cmd(args, case, *kind),
     }
 }
 

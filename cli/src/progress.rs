@@ -37,6 +37,11 @@ impl Progress {
         }
     }
 
+    /// The bar, to hide it while the examiner is asked something.
+    pub fn bar(&self) -> ProgressBar {
+        self.bar.clone()
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -47,6 +47,13 @@ pub struct CaseFolder {
 }
 
 impl CaseFolder {
+    /// An existing case folder, to decode it again (nothing is created).
+    pub fn existing(root: &Path) -> CaseFolder {
+        CaseFolder {
+            root: root.to_owned(),
+        }
+    }
+
     /// Creates the case folder (and its parents), or takes an existing empty
     /// one; refuses a non-empty one.
     pub fn create(root: &Path) -> Result<CaseFolder, CaseError> {

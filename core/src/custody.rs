@@ -53,6 +53,29 @@ pub mod action {
     pub const EVIDENCE_CHECKED: &str = "evidence_checked";
     /// The run ended; counts, duration and the chain hash before this entry.
     pub const RUN_FINISHED: &str = "run_finished";
+    /// A format plugin recorded a fact about the evidence (a header's fields).
+    pub const EVIDENCE_DESCRIBED: &str = "evidence_described";
+    /// A plugin asked for the evidence's password; where it came from (never the password).
+    pub const PASSWORD_REQUESTED: &str = "password_requested";
+    /// `exhibit decode` reopened an existing case to decode it again.
+    pub const CASE_REOPENED: &str = "case_reopened";
+    /// Artifact decoding began: the decoders and the files they match.
+    pub const DECODING_STARTED: &str = "decoding_started";
+    /// An artifact decoder ran over one extracted file; its status and record counts.
+    pub const FILE_DECODED: &str = "file_decoded";
+}
+
+/// What an existing log holds, as counted by [`CustodyLog::open_append`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogTally {
+    /// `file_extracted` entries.
+    pub files: u64,
+    /// `warning` and `plugin_refused` entries (as `verify` counts them).
+    pub warnings: u64,
+    /// `error` entries.
+    pub errors: u64,
+    /// The action of the last entry.
+    pub last_action: Option<String>,
 }
 
 /// One custody entry as stored.
@@ -94,6 +117,54 @@ impl CustodyLog {
             next_seq: 0,
             last_hash: GENESIS.to_owned(),
         })
+    }
+
+    /// Opens an existing log to append to it, after checking that its chain
+    /// is whole: every line parses, ends with a newline, carries the next
+    /// sequence number and the hash of the line before. Appending to a
+    /// broken chain would hide the break, so that is refused.
+    pub fn open_append(path: &Path) -> io::Result<(CustodyLog, LogTally)> {
+        let mut tally = LogTally::default();
+        let (mut next_seq, mut last_hash) = (0u64, GENESIS.to_owned());
+        for line in read_log(path)? {
+            let line = line?;
+            let broken = |why: String| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: line {} {why}; run `exhibit verify` on the case",
+                        path.display(),
+                        line.line_no
+                    ),
+                )
+            };
+            let entry = line
+                .entry
+                .map_err(|e| broken(format!("is not a custody entry ({e})")))?;
+            if !line.terminated {
+                return Err(broken("is cut short (no newline)".into()));
+            }
+            if entry.seq != next_seq || entry.prev != last_hash {
+                return Err(broken("does not follow the line before".into()));
+            }
+            match entry.action.as_str() {
+                action::FILE_EXTRACTED => tally.files += 1,
+                action::WARNING | action::PLUGIN_REFUSED => tally.warnings += 1,
+                action::ERROR => tally.errors += 1,
+                _ => {}
+            }
+            tally.last_action = Some(entry.action);
+            next_seq += 1;
+            last_hash = line.hash;
+        }
+        let file = OpenOptions::new().append(true).open(path)?;
+        let log = CustodyLog {
+            file,
+            path: path.to_owned(),
+            next_seq,
+            last_hash,
+        };
+        Ok((log, tally))
     }
 
     /// Appends one entry and returns its hash.

@@ -10,6 +10,7 @@
 
 use crate::case::{CaseError, CaseFolder};
 use crate::custody::{CustodyLog, LOG_FILE, action};
+use crate::decode::{DecodeOptions, DecodeTally};
 use crate::evidence::{Evidence, EvidenceKind};
 use crate::hash::HashAlgorithm;
 use crate::host::{ClosedHost, ExtractHost, HostSetup};
@@ -57,6 +58,19 @@ pub struct ExtractOptions {
     /// Bytes to leave free on the case disk; extraction stops rather than
     /// go below.
     pub min_free: u64,
+    /// Where a password for encrypted evidence comes from; asked only when a
+    /// plugin finds the evidence encrypted.
+    pub password: Option<Arc<dyn PasswordSource>>,
+    /// Run the artifact decoders over the extracted files afterwards.
+    pub decode: bool,
+}
+
+/// Where a password for encrypted evidence comes from. The core asks only
+/// when a plugin needs one, logs where it came from, and never the password.
+pub trait PasswordSource: Send + Sync + std::fmt::Debug {
+    /// The password for `evidence` and where it came from (`"command line"`,
+    /// `"environment"`, `"prompt"`), or `None` when there is none.
+    fn password(&self, evidence: &Path) -> Option<(String, &'static str)>;
 }
 
 /// The default reserve on the case disk: 256 MiB.
@@ -97,6 +111,8 @@ pub struct ExtractSummary {
     pub errors: u64,
     /// SHA-256 of the evidence (for a folder, of its manifest).
     pub evidence_sha256: Option<String>,
+    /// What the artifact decoders did, when they ran.
+    pub decoded: Option<crate::decode::DecodeTally>,
     /// SHA-256 of the log's last line: the anchor to write down.
     pub chain_hash: String,
     /// Entries in the log.
@@ -204,7 +220,12 @@ pub fn extract(
         path: log_path.clone(),
         source,
     };
-    let (plugin, outcome, evidence_sha256) = result.map_err(custody_err)?;
+    let Ended {
+        plugin,
+        outcome,
+        evidence_sha256,
+        decoded,
+    } = result.map_err(custody_err)?;
     let c = run.counts;
     let chain_before = run.log.chain_hash().to_owned();
     run.log
@@ -232,6 +253,7 @@ pub fn extract(
         warnings: c.warnings,
         errors: c.errors,
         evidence_sha256,
+        decoded,
         chain_hash: run.log.chain_hash().to_owned(),
         log_entries: run.log.len(),
         duration: started.elapsed(),
@@ -266,10 +288,137 @@ pub(crate) struct Counts {
     pub errors: u64,
 }
 
+/// How the body of a run ended, for its `run_finished` entry and summary.
+struct Ended {
+    plugin: Option<String>,
+    outcome: Outcome,
+    evidence_sha256: Option<String>,
+    decoded: Option<DecodeTally>,
+}
+
+impl Ended {
+    fn failed(plugin: Option<String>) -> Ended {
+        Ended {
+            plugin,
+            outcome: Outcome::Failed,
+            evidence_sha256: None,
+            decoded: None,
+        }
+    }
+}
+
 /// The log and the tallies of one run.
 pub(crate) struct Run {
     log: CustodyLog,
     pub counts: Counts,
+}
+
+/// What `exhibit decode` did to an existing case.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecodeSummary {
+    /// The case folder.
+    pub case_dir: PathBuf,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What the decoders did.
+    pub decoded: DecodeTally,
+    /// Warnings and errors this run added to the log.
+    pub warnings: u64,
+    /// Errors this run added.
+    pub errors: u64,
+    /// SHA-256 of the log's last line: the new anchor.
+    pub chain_hash: String,
+    /// Entries in the log.
+    pub log_entries: u64,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// Runs the artifact decoders again over an existing case, appending to its
+/// custody log (whose chain must be whole) and rewriting its record files.
+/// The new `run_finished` entry counts the whole log, as `verify` expects.
+pub fn decode_existing(
+    plugins: &PluginHost,
+    case_dir: &Path,
+    opts: &DecodeOptions,
+    command_line: &[String],
+    examiner: Option<&str>,
+    observer: &dyn Observer,
+) -> Result<DecodeSummary, ExtractError> {
+    let started = Instant::now();
+    let log_path = case_dir.join(LOG_FILE);
+    let custody_err = |source| ExtractError::Custody {
+        path: log_path.clone(),
+        source,
+    };
+    let (log, tally) = CustodyLog::open_append(&log_path).map_err(custody_err)?;
+    let case = CaseFolder::existing(case_dir);
+    let mut run = Run {
+        log,
+        counts: Counts {
+            files: tally.files,
+            warnings: tally.warnings,
+            errors: tally.errors,
+            ..Counts::default()
+        },
+    };
+    let before = run.counts;
+    let result = (|| -> io::Result<DecodeTally> {
+        run.note(
+            action::CASE_REOPENED,
+            json!({
+                "purpose": "decode",
+                "examiner": examiner,
+                "tool": "exhibit",
+                "tool_version": env!("CARGO_PKG_VERSION"),
+                "host": gethostname::gethostname().to_string_lossy(),
+                "command_line": command_line,
+                "previous_last_action": tally.last_action,
+            }),
+        )?;
+        for p in plugins.plugins() {
+            run.note(
+                action::PLUGIN_LOADED,
+                serde_json::to_value(p.info()).map_err(io::Error::other)?,
+            )?;
+        }
+        crate::decode::decode_case(&mut run, plugins, &case, opts, observer)
+    })();
+    let decoded = result.map_err(custody_err)?;
+    let c = run.counts;
+    let outcome = if opts.cancel.load(Ordering::Relaxed) {
+        Outcome::Interrupted
+    } else if c.errors > before.errors || c.warnings > before.warnings {
+        Outcome::CompletedWithErrors
+    } else {
+        Outcome::Clean
+    };
+    let chain_before = run.log.chain_hash().to_owned();
+    run.log
+        .append(
+            action::RUN_FINISHED,
+            json!({
+                "run": "decode",
+                "outcome": outcome,
+                "files": c.files,
+                "warnings": c.warnings,
+                "errors": c.errors,
+                "records": decoded.records,
+                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "chain_sha256": chain_before,
+            }),
+        )
+        .map_err(custody_err)?;
+    Ok(DecodeSummary {
+        case_dir: case_dir.to_owned(),
+        outcome,
+        decoded,
+        warnings: c.warnings - before.warnings,
+        errors: c.errors - before.errors,
+        chain_hash: run.log.chain_hash().to_owned(),
+        log_entries: run.log.len(),
+        duration: started.elapsed(),
+    })
 }
 
 impl Run {
@@ -299,7 +448,7 @@ impl Run {
         case: &CaseFolder,
         observer: &dyn Observer,
         started: Instant,
-    ) -> io::Result<(Option<String>, Outcome, Option<String>)> {
+    ) -> io::Result<Ended> {
         self.note(action::CASE_OPENED, case_opened(opts, case))?;
         for p in plugins.plugins() {
             self.note(
@@ -347,7 +496,7 @@ impl Run {
                 scores.len()
             );
             self.error(message, json!({"candidates": candidates}))?;
-            return Ok((None, Outcome::Failed, None));
+            return Ok(Ended::failed(None));
         };
         self.note(
             action::PLUGIN_SELECTED,
@@ -372,7 +521,7 @@ impl Run {
                     message,
                     json!({"needed": evidence.size(), "free": free, "reserve": opts.min_free}),
                 )?;
-                return Ok((Some(plugin.info().name.clone()), Outcome::Failed, None));
+                return Ok(Ended::failed(Some(plugin.info().name.clone())));
             }
         }
         let threads = match opts.threads {
@@ -389,6 +538,7 @@ impl Run {
             threads,
             min_free: opts.min_free,
             cancel: opts.cancel.clone(),
+            password: opts.password.clone(),
         };
         let host = ExtractHost::new(self, &setup, observer)?;
         let plugin_started = Instant::now();
@@ -467,6 +617,26 @@ impl Run {
             self.note(action::EVIDENCE_HASHED, hashed)?;
         }
 
+        // Decoding reads only the case; the evidence is re-checked after it,
+        // so the check covers the whole run.
+        let decoded = if opts.decode && !cancelled && self.counts.files > 0 {
+            let decode_opts = DecodeOptions {
+                hashes: opts.hashes.clone(),
+                cancel: opts.cancel.clone(),
+                password: opts.password.clone(),
+            };
+            Some(crate::decode::decode_case(
+                self,
+                plugins,
+                case,
+                &decode_opts,
+                observer,
+            )?)
+        } else {
+            None
+        };
+        let cancelled = cancelled || opts.cancel.load(Ordering::Relaxed);
+
         let changes = evidence.changes()?;
         let mut checked = json!({"unchanged": changes.is_empty(), "changes": changes});
         if opts.rehash_evidence && evidence.kind() == EvidenceKind::File {
@@ -499,7 +669,12 @@ impl Run {
         } else {
             Outcome::Clean
         };
-        Ok((Some(plugin.info().name.clone()), outcome, evidence_sha256))
+        Ok(Ended {
+            plugin: Some(plugin.info().name.clone()),
+            outcome,
+            evidence_sha256,
+            decoded,
+        })
     }
 }
 

@@ -60,6 +60,7 @@ pub(crate) struct HostSetup<'a> {
     pub threads: u32,
     pub min_free: u64,
     pub cancel: Arc<AtomicBool>,
+    pub password: Option<Arc<dyn crate::extract::PasswordSource>>,
 }
 
 /// Chunks of file data queued to the file-hashing thread.
@@ -162,6 +163,7 @@ pub(crate) struct ExtractHost<'r> {
     space_checked_at: AtomicU64,
     min_free: u64,
     out_of_space: AtomicBool,
+    password: Option<Arc<dyn crate::extract::PasswordSource>>,
     /// The file-hashing thread's queue (sequential plugins only), its
     /// receiving end until the thread starts, and spare buffers coming back.
     file_jobs: Mutex<Option<SyncSender<FileJob>>>,
@@ -237,6 +239,7 @@ impl<'r> ExtractHost<'r> {
             space_checked_at: AtomicU64::new(0),
             min_free: setup.min_free,
             out_of_space: AtomicBool::new(false),
+            password: setup.password.clone(),
             file_jobs: Mutex::new(file_jobs),
             file_job_rx: Mutex::new(file_job_rx),
             spare: Mutex::new(spare),
@@ -630,15 +633,6 @@ fn placement_note(name: &[u8], components: &[String], path: &str) -> Option<Stri
     })
 }
 
-fn valid_record_kind(kind: &[u8]) -> bool {
-    !kind.is_empty()
-        && kind.len() <= 64
-        && kind[0].is_ascii_lowercase()
-        && kind
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
-}
-
 fn to_system_time(t: exhibit_plugin_sdk::Time) -> Option<std::time::SystemTime> {
     let base = std::time::UNIX_EPOCH;
     let nanos = Duration::from_nanos(u64::from(t.nanos));
@@ -897,7 +891,7 @@ impl HostServices for ExtractHost<'_> {
     }
 
     fn emit_record(&self, kind: &[u8], record_json: &[u8]) -> Status {
-        if !valid_record_kind(kind) {
+        if !crate::plugin::valid_record_kind(kind) {
             let message = format!(
                 "plugin `{}` emitted a record of invalid kind {:?}",
                 self.plugin,
@@ -966,6 +960,17 @@ impl HostServices for ExtractHost<'_> {
         let act = match lvl {
             level::DEBUG => return tracing::debug!(plugin = %self.plugin, "{message}"),
             level::INFO => return tracing::info!(plugin = %self.plugin, "{message}"),
+            level::FACT => {
+                let fact: Value =
+                    serde_json::from_str(&message).unwrap_or(json!({"text": message}));
+                let details = json!({
+                    "plugin": self.plugin,
+                    "what": fact.get("what").cloned().unwrap_or(Value::Null),
+                    "details": fact.get("details").cloned().unwrap_or(fact.clone()),
+                });
+                self.note(action::EVIDENCE_DESCRIBED, details);
+                return;
+            }
             level::WARN => action::WARNING,
             _ => action::ERROR,
         };
@@ -981,5 +986,21 @@ impl HostServices for ExtractHost<'_> {
 
     fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn password(&self) -> Result<Option<String>, Status> {
+        let Some(source) = &self.password else {
+            return Ok(None);
+        };
+        let asked = source.password(&self.root);
+        let details = json!({
+            "plugin": self.plugin,
+            "for": self.root.to_string_lossy(),
+            "source": asked.as_ref().map(|(_, from)| *from),
+        });
+        if self.note(action::PASSWORD_REQUESTED, details) != Status::OK {
+            return Err(Status::IO);
+        }
+        Ok(asked.map(|(password, _)| password))
     }
 }

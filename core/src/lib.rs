@@ -24,6 +24,8 @@
 //!     cancel: Default::default(),
 //!     threads: 0,
 //!     min_free: exhibit_core::extract::DEFAULT_MIN_FREE,
+//!     password: None,
+//!     decode: true,
 //! };
 //! let summary = extract(&plugins, &opts, &Silent)?;
 //! println!("{} files, chain {}", summary.files, summary.chain_hash);
@@ -34,6 +36,7 @@
 
 pub mod case;
 pub mod custody;
+pub mod decode;
 pub mod evidence;
 pub mod extract;
 pub mod hash;
@@ -46,8 +49,12 @@ pub mod verify;
 
 pub use case::CaseFolder;
 pub use custody::CustodyLog;
+pub use decode::{DecodeOptions, DecodeTally};
 pub use evidence::Evidence;
-pub use extract::{ExtractOptions, ExtractSummary, Observer, Outcome, Silent, extract};
+pub use extract::{
+    DecodeSummary, ExtractOptions, ExtractSummary, Observer, Outcome, PasswordSource, Silent,
+    decode_existing, extract,
+};
 pub use hash::HashAlgorithm;
 pub use plugin::{LoadedPlugin, PluginHost, plugin_dirs};
 pub use settings::Settings;

@@ -43,6 +43,13 @@ pub struct PluginInfo {
     /// True when the plugin reads the evidence at random offsets (zip):
     /// the host then hashes the evidence on a thread of its own.
     pub random_access: bool,
+    /// Artifact decoders: glob patterns over case paths (under `files/`) of
+    /// the files they decode.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Artifact decoders: the record kinds they emit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
     /// The library file.
     pub path: PathBuf,
     /// SHA-256 of the library file, taken before it was loaded.
@@ -333,14 +340,27 @@ fn validate(id: loader::Identity, path: &Path, sha256: &str) -> Result<PluginInf
     if !id.has_run {
         return Err(bad("no run function"));
     }
-    let extensions = handles["extensions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        handles[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (paths, kinds) = (strings("paths"), strings("kinds"));
+    if kind == PluginKind::Artifact {
+        if paths.is_empty() {
+            return Err(bad("an artifact decoder must list the paths it decodes"));
+        }
+        if let Some(k) = kinds.iter().find(|k| !valid_record_kind(k.as_bytes())) {
+            return Err(bad(&format!(
+                "record kind {k:?} must be a lowercase letter then up to 63 lowercase letters, digits, `_` or `-`"
+            )));
+        }
+    }
     Ok(PluginInfo {
         name,
         version,
@@ -349,9 +369,20 @@ fn validate(id: loader::Identity, path: &Path, sha256: &str) -> Result<PluginInf
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        extensions,
+        extensions: strings("extensions"),
         random_access: handles["access"] == "random",
+        paths,
+        kinds,
         path: path.to_owned(),
         sha256: sha256.to_owned(),
     })
+}
+
+/// A record kind names a file (`artifacts/<kind>.jsonl`): keep it plain.
+pub(crate) fn valid_record_kind(kind: &[u8]) -> bool {
+    kind.len() <= 64
+        && kind.first().is_some_and(u8::is_ascii_lowercase)
+        && kind
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
 }
