@@ -512,6 +512,31 @@ impl DecodeHost<'_, '_> {
         }
     }
 
+    /// Where an attachment may be in the case (paths under `files/`): the
+    /// decoder's proposal, then the handset path it stored, placed under the
+    /// same prefix as the input (a dump rooted at `filesystem1/` keeps its
+    /// `/data/…` there), with `/data/user/0/` also tried as `/data/data/`
+    /// (the same folder on a handset).
+    fn attachment_candidates(&self, proposed: Option<&str>, device: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(rel) = proposed.and_then(|p| p.strip_prefix(&format!("{FILES_DIR}/"))) {
+            out.push(rel.to_owned());
+        }
+        let Some(device) = device.map(|d| d.trim_start_matches('/')) else {
+            return out;
+        };
+        let prefix = if self.rel.starts_with("data/") {
+            ""
+        } else {
+            self.rel.find("/data/").map_or("", |i| &self.rel[..=i])
+        };
+        out.push(format!("{prefix}{device}"));
+        if let Some(rest) = device.strip_prefix("data/user/0/") {
+            out.push(format!("{prefix}data/data/{rest}"));
+        }
+        out
+    }
+
     /// Fills in what only the host may say about a record: its source file,
     /// that file's hash, the decoder, and the attachments' hashes.
     fn complete_record(&self, record: &mut serde_json::Map<String, Value>) {
@@ -530,12 +555,16 @@ impl DecodeHost<'_, '_> {
                     continue;
                 };
                 let proposed = att["case_path"].as_str().map(str::to_owned);
-                let found = proposed
-                    .as_deref()
-                    .and_then(|p| p.strip_prefix(&format!("{FILES_DIR}/")).map(str::to_owned))
-                    .and_then(|rel| self.files.get(&rel));
+                let device = att["device_path"].as_str().map(str::to_owned);
+                let found = self
+                    .attachment_candidates(proposed.as_deref(), device.as_deref())
+                    .into_iter()
+                    .find_map(|rel| self.files.get(&rel));
                 match found {
-                    Some(file) => att["sha256"] = json!(file.sha256),
+                    Some(file) => {
+                        att["case_path"] = json!(file.path);
+                        att["sha256"] = json!(file.sha256);
+                    }
                     None => {
                         let what = att["device_path"]
                             .as_str()
@@ -658,7 +687,20 @@ impl HostServices for DecodeHost<'_, '_> {
         let message = String::from_utf8_lossy(msg).into_owned();
         match lvl {
             level::DEBUG => tracing::debug!(decoder = %self.name(), "{message}"),
-            level::INFO | level::FACT => tracing::info!(decoder = %self.name(), "{message}"),
+            level::INFO => tracing::info!(decoder = %self.name(), "{message}"),
+            level::FACT => {
+                let fact: Value =
+                    serde_json::from_str(&message).unwrap_or_else(|_| json!({"text": message}));
+                let details = json!({
+                    "plugin": self.name(),
+                    "file": self.input.path,
+                    "what": fact.get("what").cloned().unwrap_or(Value::Null),
+                    "details": fact.get("details").cloned().unwrap_or(fact.clone()),
+                });
+                if let Err(e) = lock(self.run).note(action::EVIDENCE_DESCRIBED, details) {
+                    tracing::error!("cannot write the custody log: {e}");
+                }
+            }
             _ => {
                 let message = format!("{}: {message}", self.input.path);
                 let offset = (offset != abi::NO_OFFSET).then_some(offset);

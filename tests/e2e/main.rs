@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod corpus;
+mod decode;
 mod folder;
 mod hostile;
 mod plugins;

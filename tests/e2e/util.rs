@@ -92,6 +92,7 @@ pub fn run(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(exhibit_bin())
         .args(args)
         .env_remove("EXHIBIT_PLUGIN_PATH")
+        .env_remove("EXHIBIT_PASSWORD")
         .env("XDG_CONFIG_HOME", home.path())
         .env("HOME", home.path())
         .output()

@@ -1,0 +1,283 @@
+//! Artifact decoding end to end: the real `android` decoder library run by
+//! `exhibit extract` and `exhibit decode` over the Android full-file-system
+//! fixture; provenance, custody entries, idempotence, time zones, and a
+//! corrupt database that must not stop the other decoders.
+
+use crate::exhibit;
+use crate::util::*;
+use exhibit_fixtures as fx;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Format plugins plus the Android decoder.
+pub fn decoding_plugins(w: &Work) -> PathBuf {
+    w.plugin_dir(&[
+        ("exhibit_format_tar", "exhibit_format_tar"),
+        ("exhibit_format_folder", "exhibit_format_folder"),
+        ("exhibit_format_zip", "exhibit_format_zip"),
+        (
+            "exhibit_format_android_backup",
+            "exhibit_format_android_backup",
+        ),
+        ("exhibit_artifacts_android", "exhibit_artifacts_android"),
+    ])
+}
+
+/// The records of one kind in a case.
+pub fn records(case: &Path, kind: &str) -> Vec<Value> {
+    let path = case.join(format!("artifacts/{kind}.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a record is JSON"))
+        .collect()
+}
+
+/// Every record's provenance names an extracted file with the SHA-256 the
+/// log gives it, and every record file is logged with its own SHA-256.
+pub fn assert_provenance(case: &Path, log: &[Value]) {
+    let mut extracted = std::collections::BTreeMap::new();
+    for e in actions(log, "file_extracted") {
+        extracted.insert(
+            e["details"]["path"].as_str().unwrap().to_owned(),
+            e["details"]["hashes"]["sha256"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    for kind in ["messages", "contacts", "calls"] {
+        for r in records(case, kind) {
+            let p = &r["provenance"];
+            let file = p["file"].as_str().expect("provenance.file");
+            assert_eq!(
+                extracted.get(file).map(String::as_str),
+                p["sha256"].as_str(),
+                "{kind} record names {file} with the wrong hash"
+            );
+            assert!(
+                p["decoder"].as_str().unwrap().starts_with("android "),
+                "{p}"
+            );
+            assert!(
+                p["row"].is_i64() || p["index"].is_u64(),
+                "no row or index: {p}"
+            );
+        }
+        let written: Vec<&Value> = actions(log, "artifact_written")
+            .into_iter()
+            .filter(|e| e["details"]["kind"] == kind)
+            .collect();
+        let last = written.last().expect("record file logged");
+        assert_eq!(
+            last["details"]["hashes"]["sha256"],
+            sha256_file(&case.join(format!("artifacts/{kind}.jsonl"))).as_str()
+        );
+        assert_eq!(last["details"]["records"], records(case, kind).len());
+    }
+}
+
+fn extract_ffs(w: &Work, name: &str, extra: &[&str]) -> PathBuf {
+    let plugins = decoding_plugins(w);
+    let case = w.path(name);
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "extract".into(),
+        fx::COMMITTED_TAR.into(),
+        "--case".into(),
+        case.clone().into(),
+        "--plugins".into(),
+        plugins.into(),
+    ];
+    args.extend(extra.iter().map(Into::into));
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let out = run(&refs);
+    assert_code(&out, 0);
+    case
+}
+
+#[test]
+fn extraction_decodes_messages_contacts_and_calls_with_provenance() {
+    let w = Work::new();
+    let case = extract_ffs(&w, "case", &[]);
+    let log = log(&case);
+    assert_provenance(&case, &log);
+    let decoded = actions(&log, "file_decoded");
+    assert!(
+        decoded.iter().all(|e| e["details"]["status"] == "ok"),
+        "{decoded:?}"
+    );
+    for db in [fx::MMSSMS_PATH, fx::CONTACTS2_PATH, fx::CALLLOG_PATH] {
+        let e = decoded
+            .iter()
+            .find(|e| e["details"]["file"] == format!("files/{db}"))
+            .unwrap_or_else(|| panic!("{db} was not decoded"));
+        assert_eq!(e["details"]["copy_checked"], true, "{db}");
+    }
+    // Every SMS row of the database is a record, with its text intact.
+    let messages = records(&case, "messages");
+    for sms in fx::SMS.iter() {
+        let found = messages.iter().find(|m| {
+            m["provenance"]["table"] == "sms"
+                && m["provenance"]["row"] == sms.id
+                && m["provenance"]["file"] == format!("files/{}", fx::MMSSMS_PATH)
+        });
+        let m = found.unwrap_or_else(|| panic!("sms {} missing", sms.id));
+        assert_eq!(m["body"], sms.body, "sms {}", sms.id);
+        assert_eq!(m["received"]["raw"], sms.date, "sms {}", sms.id);
+    }
+    // The working copies are gone and verify still passes.
+    assert!(!case.join(".decode-tmp").exists());
+    assert_code(&exhibit!("verify", case), 0);
+}
+
+#[test]
+fn no_decode_skips_the_decoders_and_decode_adds_them_later() {
+    let w = Work::new();
+    let case = extract_ffs(&w, "case", &["--no-decode"]);
+    assert!(!case.join("artifacts").exists());
+    assert!(actions(&log(&case), "file_decoded").is_empty());
+    let plugins = decoding_plugins(&w);
+    let out = exhibit!(
+        "decode",
+        case,
+        "--plugins",
+        plugins,
+        "--examiner",
+        "B. Second"
+    );
+    assert_code(&out, 0);
+    let log = log(&case);
+    let reopened = actions(&log, "case_reopened");
+    assert_eq!(reopened.len(), 1);
+    assert_eq!(reopened[0]["details"]["examiner"], "B. Second");
+    assert_eq!(log.last().unwrap()["action"], "run_finished");
+    assert_provenance(&case, &log);
+    assert_code(&exhibit!("verify", case), 0);
+}
+
+#[test]
+fn decoding_again_gives_the_same_record_files() {
+    let w = Work::new();
+    let case = extract_ffs(&w, "case", &[]);
+    let first: Vec<String> = ["messages", "contacts", "calls"]
+        .iter()
+        .map(|k| sha256_file(&case.join(format!("artifacts/{k}.jsonl"))))
+        .collect();
+    let plugins = decoding_plugins(&w);
+    assert_code(&exhibit!("decode", case, "--plugins", plugins), 0);
+    let log = log(&case);
+    for (kind, sha) in ["messages", "contacts", "calls"].iter().zip(&first) {
+        let written: Vec<&Value> = actions(&log, "artifact_written")
+            .into_iter()
+            .filter(|e| e["details"]["kind"] == *kind)
+            .collect();
+        assert_eq!(written.len(), 2, "{kind}: one per decoding run");
+        assert_eq!(written[1]["details"]["hashes"]["sha256"], sha.as_str());
+        assert_eq!(written[1]["details"]["replaces_sha256"], sha.as_str());
+    }
+    assert_code(&exhibit!("verify", case), 0);
+}
+
+#[test]
+fn records_are_identical_under_two_time_zones() {
+    let w = Work::new();
+    let plugins = decoding_plugins(&w);
+    let mut digests = Vec::new();
+    for tz in ["UTC", "America/New_York"] {
+        let case = w.path(&format!("case-{}", tz.replace('/', "-")));
+        let out = std::process::Command::new(exhibit_bin())
+            .args(["extract", fx::COMMITTED_TAR, "--case"])
+            .arg(&case)
+            .arg("--plugins")
+            .arg(&plugins)
+            .env("TZ", tz)
+            .env_remove("EXHIBIT_PLUGIN_PATH")
+            .output()
+            .expect("run exhibit");
+        assert_code(&out, 0);
+        digests.push(
+            ["messages", "contacts", "calls"]
+                .map(|k| sha256_file(&case.join(format!("artifacts/{k}.jsonl")))),
+        );
+    }
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[test]
+fn artifacts_command_lists_records_newest_first() {
+    let w = Work::new();
+    let case = extract_ffs(&w, "case", &[]);
+    let out = exhibit!("artifacts", case, "--kind", "messages");
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    let newest = fx::SMS.iter().max_by_key(|s| s.date).unwrap();
+    let oldest = fx::SMS.iter().min_by_key(|s| s.date).unwrap();
+    let pos = |body: &str| {
+        let cut: String = body.chars().take(20).collect();
+        text.find(&cut)
+            .unwrap_or_else(|| panic!("{cut:?} not in\n{text}"))
+    };
+    assert!(pos(newest.body) < pos(oldest.body), "{text}");
+
+    let json = exhibit!("artifacts", case, "--kind", "calls", "--json");
+    assert_code(&json, 0);
+    let lines: Vec<Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let calls: Vec<&Value> = lines.iter().filter(|l| l["type"] == "record").collect();
+    assert_eq!(calls.len(), records(&case, "calls").len());
+    let times: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| c["data"]["record"]["time"]["utc"].as_str())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted);
+}
+
+/// A database whose pages are damaged is an error naming the file; the
+/// other databases are still decoded and the run completes with errors.
+#[test]
+fn a_corrupt_database_does_not_stop_the_other_decoders() {
+    let w = Work::new();
+    let mut tree = fx::android_tree().unwrap();
+    let entry = tree
+        .iter_mut()
+        .find(|e| e.path == fx::CONTACTS2_PATH)
+        .expect("contacts2.db in the tree");
+    let fx::EntryKind::File(data) = &mut entry.kind else {
+        panic!("contacts2.db is a file")
+    };
+    // Keep the header, wreck every page after the first.
+    for b in data.iter_mut().skip(4096) {
+        *b = 0xA5;
+    }
+    let tar = w.path("damaged.tar");
+    std::fs::write(&tar, fx::tar_bytes_of(&tree).unwrap()).unwrap();
+    let plugins = decoding_plugins(&w);
+    let case = w.path("case");
+    let out = exhibit!("extract", tar, "--case", case, "--plugins", plugins);
+    assert_code(&out, 2);
+    let log = log(&case);
+    let errors = actions(&log, "error");
+    assert!(
+        errors.iter().any(
+            |e| e["details"]["file"] == format!("files/{}", fx::CONTACTS2_PATH)
+                && e["details"]["decoder"] == "android"
+        ),
+        "{errors:?}"
+    );
+    // The SMS database and the call log still gave their records.
+    assert!(
+        records(&case, "messages")
+            .iter()
+            .any(|m| m["provenance"]["file"] == format!("files/{}", fx::MMSSMS_PATH))
+    );
+    assert!(
+        records(&case, "calls")
+            .iter()
+            .any(|m| m["provenance"]["file"] == format!("files/{}", fx::CALLLOG_PATH))
+    );
+    assert_code(&exhibit!("verify", case), 0);
+}
