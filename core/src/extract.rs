@@ -619,7 +619,7 @@ impl Run {
 
         // Decoding reads only the case; the evidence is re-checked after it,
         // so the check covers the whole run.
-        let decoded = if opts.decode && !cancelled && self.counts.files > 0 {
+        let decoded = if opts.decode && !cancelled && !out_of_space && self.counts.files > 0 {
             let decode_opts = DecodeOptions {
                 hashes: opts.hashes.clone(),
                 cancel: opts.cancel.clone(),
@@ -635,7 +635,7 @@ impl Run {
         } else {
             None
         };
-        let cancelled = cancelled || opts.cancel.load(Ordering::Relaxed);
+        let cancelled = cancelled || (!out_of_space && opts.cancel.load(Ordering::Relaxed));
 
         let changes = evidence.changes()?;
         let mut checked = json!({"unchanged": changes.is_empty(), "changes": changes});

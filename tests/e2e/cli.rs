@@ -115,13 +115,29 @@ fn identify_and_plugins_report_in_json() {
 
     let out = exhibit!("plugins", "--json");
     assert_code(&out, 0);
-    let names: Vec<String> = stdout(&out)
+    let plugins: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|m| m["type"] == "plugin")
-        .map(|m| m["data"]["name"].as_str().unwrap().to_owned())
+        .map(|m| m["data"].clone())
         .collect();
-    assert_eq!(names, vec!["folder", "tar", "zip"]);
+    let names: Vec<&str> = plugins
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["android", "android-backup", "folder", "tar", "zip"]
+    );
+    let android = &plugins[0];
+    assert_eq!(android["kind"], "artifact");
+    assert_eq!(
+        android["kinds"],
+        serde_json::json!(["messages", "contacts", "calls"])
+    );
+    assert!(android["paths"].as_array().is_some_and(|p| !p.is_empty()));
+    assert_eq!(plugins[1]["kind"], "format");
+    assert_eq!(plugins[1]["extensions"], serde_json::json!(["ab"]));
 }
 
 #[test]

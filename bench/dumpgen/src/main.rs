@@ -1,11 +1,21 @@
 //! Writes a synthetic, deterministic Android full-file-system dump as `ffs.tar` and `ffs.zip`
-//! (the same tree in both), for `bench/run.sh`.
+//! (the same tree in both), for `bench/run.sh`, and on request the same files as an adb backup,
+//! `ffs.ab` (`--formats ab`, optionally `--ab-password`).
 //!
 //! The tree imitates a phone's `/data`: many small compressible files (SQLite-like databases,
 //! shared-preference XML, JSON caches, logs), some medium files (photos, APKs, big databases)
 //! and a few 50–200 MiB incompressible videos. Everything is derived from `--seed`, so two runs
 //! with the same `--size` and `--seed` write byte-identical dumps. Contents are generated while
 //! they are written: the dump is never held in memory.
+//!
+//! The adb backup lays the tree out as `adb backup -all -shared` would (see
+//! `exhibit_fixtures::adb`): one `apps/<package>/` per app, its `_manifest` first, then `a`
+//! (APK), `r`, `f`, `db`, `sp` and `ef`, each directory before its contents; `data/media/0`
+//! becomes `shared/0`, last. `data/system` and `data/misc` are left out (adb backups do not
+//! carry them); app caches are kept, in `r`, for volume. The stream is compressed like Android's
+//! (zlib level 9, a sync flush after every package) and, with a password, AES-256 encrypted,
+//! written as it is generated. `ab-manifest.tsv` lists its files (size, kind, tar path). At
+//! `--size 512M` it is about 400 MiB with some 5000 files.
 //!
 //! The hidden `--sha256 FILE` mode hashes one file on one thread with the `sha2` crate, the
 //! implementation exhibit uses, so `run.sh` can compare it with `openssl dgst -sha256`.
@@ -48,9 +58,12 @@ struct Args {
     /// Seed of the pseudo-random tree and contents
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Which dumps to write
+    /// Which dumps to write: tar, zip, ab (adb backup)
     #[arg(long, value_delimiter = ',', default_value = "tar,zip")]
     formats: Vec<Format>,
+    /// Encrypt ffs.ab (AES-256, as `adb backup` does with a password)
+    #[arg(long, value_name = "PASSWORD")]
+    ab_password: Option<String>,
     /// Hash FILE with SHA-256 on one thread (sha2 crate) and print `<hex>  FILE`
     #[arg(long, hide = true, value_name = "FILE")]
     sha256: Option<PathBuf>,
@@ -60,6 +73,7 @@ struct Args {
 enum Format {
     Tar,
     Zip,
+    Ab,
 }
 
 fn main() -> Result<()> {
@@ -89,9 +103,12 @@ fn main() -> Result<()> {
 
     let want_tar = args.formats.contains(&Format::Tar);
     let want_zip = args.formats.contains(&Format::Zip);
-    // The tar and the zip are written side by side: the zip's deflate is the slow part.
-    std::thread::scope(|scope| -> Result<()> {
+    let want_ab = args.formats.contains(&Format::Ab);
+    // The dumps are written side by side: the zip's and the backup's deflate are the slow part.
+    let ab_summary = std::thread::scope(|scope| -> Result<Option<String>> {
         let tar_job = want_tar.then(|| scope.spawn(|| write_tar(&out.join("ffs.tar"), &tree)));
+        let ab_job =
+            want_ab.then(|| scope.spawn(|| write_ab(&out, &tree, args.ab_password.as_deref())));
         if want_zip {
             write_zip(&out.join("ffs.zip"), &tree)?;
         }
@@ -101,11 +118,22 @@ fn main() -> Result<()> {
                 Err(_) => bail!("the tar writer panicked"),
             }
         }
-        Ok(())
+        match ab_job.map(|job| job.join()) {
+            None => Ok(None),
+            Some(Ok(result)) => result.map(Some),
+            Some(Err(_)) => bail!("the adb backup writer panicked"),
+        }
     })?;
 
     let secs = started.elapsed().as_secs_f64();
-    for (want, name) in [(want_tar, "ffs.tar"), (want_zip, "ffs.zip")] {
+    if let Some(summary) = ab_summary {
+        eprintln!("dumpgen: {summary}");
+    }
+    for (want, name) in [
+        (want_tar, "ffs.tar"),
+        (want_zip, "ffs.zip"),
+        (want_ab, "ffs.ab"),
+    ] {
         if want {
             let len = std::fs::metadata(out.join(name))?.len();
             eprintln!("dumpgen: {name} {:.1} MiB", len as f64 / MIB as f64);
@@ -1003,6 +1031,225 @@ fn write_zip(path: &Path, tree: &Tree) -> Result<()> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// adb backup
+
+/// Where a file of the tree goes in an adb backup: (package, or `None` for shared storage;
+/// domain token; path below the domain). `None` for what adb backups do not carry.
+fn ab_place(path: &str) -> Option<(Option<&str>, &'static str, &str)> {
+    if let Some(rest) = path.strip_prefix("data/data/") {
+        let (app, rest) = rest.split_once('/')?;
+        let (domain, rel) = match rest.split_once('/') {
+            Some(("databases", rel)) => ("db", rel),
+            Some(("shared_prefs", rel)) => ("sp", rel),
+            Some(("files", rel)) => ("f", rel),
+            _ => ("r", rest),
+        };
+        return Some((Some(app), domain, rel));
+    }
+    if let Some(rest) = path.strip_prefix("data/media/0/") {
+        if let Some(app_rest) = rest.strip_prefix("Android/data/") {
+            let (app, rel) = app_rest.split_once('/')?;
+            if let Some(rel) = rel.strip_prefix("files/") {
+                return Some((Some(app), "ef", rel));
+            }
+        }
+        return Some((None, "shared/0", rest));
+    }
+    if let Some(rest) = path.strip_prefix("data/app/") {
+        // data/app/~~<token>==/<package>-<token>==/base.apk
+        let mut parts = rest.split('/');
+        let (_, dir, file) = (parts.next()?, parts.next()?, parts.next()?);
+        let app = &dir[..dir.rfind('-')?];
+        return Some((Some(app), "a", file));
+    }
+    None
+}
+
+/// Android's domain order: the APK first (before the agent runs), then
+/// `BackupAgent.onFullBackup`'s order.
+fn domain_rank(domain: &str) -> usize {
+    [
+        "a", "r", "d_r", "f", "d_f", "db", "d_db", "sp", "d_sp", "ef",
+    ]
+    .iter()
+    .position(|d| *d == domain)
+    .unwrap_or(usize::MAX)
+}
+
+struct AbItem {
+    package: Option<String>,
+    domain: &'static str,
+    relpath: String,
+    /// `None` for a directory.
+    file: Option<usize>,
+    mtime: u64,
+    uid: u64,
+}
+
+/// Every entry of the backup in writing order, directories included.
+fn ab_plan(tree: &Tree) -> Vec<AbItem> {
+    let mut placed: Vec<(Option<String>, &'static str, String, usize)> = Vec::new();
+    let mut taken = HashSet::new();
+    for (i, f) in tree.files.iter().enumerate() {
+        if let Some((package, domain, rel)) = ab_place(&f.path) {
+            let package = package.map(str::to_string);
+            // Two APK folders of one app both give `a/base.apk`: keep the paths unique.
+            let prefix = format!("{}/{domain}/", package.as_deref().unwrap_or(""));
+            let rel = unique(&mut taken, format!("{prefix}{rel}"))[prefix.len()..].to_string();
+            placed.push((package, domain, rel, i));
+        }
+    }
+    // Packages by name, shared storage last; domains in Android's order; paths depth-first.
+    placed.sort_by(|a, b| {
+        (a.0.is_none(), &a.0, domain_rank(a.1))
+            .cmp(&(b.0.is_none(), &b.0, domain_rank(b.1)))
+            .then_with(|| a.2.split('/').cmp(b.2.split('/')))
+    });
+    let mut items = Vec::with_capacity(placed.len() * 2);
+    let mut dirs_seen = HashSet::new();
+    for (package, domain, rel, i) in placed {
+        let file = &tree.files[i];
+        for (cut, _) in rel.match_indices('/') {
+            let key = (package.clone(), domain, rel[..cut].to_string());
+            if dirs_seen.insert(key) {
+                items.push(AbItem {
+                    package: package.clone(),
+                    domain,
+                    relpath: rel[..cut].to_string(),
+                    file: None,
+                    mtime: file.mtime,
+                    uid: file.uid,
+                });
+            }
+        }
+        items.push(AbItem {
+            package,
+            domain,
+            relpath: rel,
+            file: Some(i),
+            mtime: file.mtime,
+            uid: file.uid,
+        });
+    }
+    items
+}
+
+/// Writes `out/ffs.ab` and `out/ab-manifest.tsv`; returns a one-line summary.
+fn write_ab(out: &Path, tree: &Tree, password: Option<&str>) -> Result<String> {
+    use exhibit_fixtures::adb::{AbHeader, manifest_bytes};
+    use exhibit_fixtures::{AbOptions, AbWriter, AdbTar};
+
+    let path = out.join("ffs.ab");
+    let tmp = path.with_extension("ab.part");
+    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let opts = AbOptions {
+        version: 5,
+        compressed: true,
+        password,
+    };
+    let writer = AbWriter::new(BufWriter::with_capacity(MIB as usize, file), &opts)?;
+    let mut tar = AdbTar::new(writer);
+    let mut listing = BufWriter::new(File::create(out.join("ab-manifest.tsv"))?);
+    writeln!(listing, "size\tkind\tpath")?;
+
+    let items = ab_plan(tree);
+    let (mut files, mut dirs, mut packages, mut bytes) = (0usize, 0usize, 0usize, 0u64);
+    let mut current: Option<&str> = None;
+    for (n, item) in items.iter().enumerate() {
+        if let Some(pkg) = item.package.as_deref()
+            && current != Some(pkg)
+        {
+            // A new package: its manifest first, as FullBackupEngine writes it.
+            current = Some(pkg);
+            packages += 1;
+            let with_apk = items[n..]
+                .iter()
+                .take_while(|i| i.package.as_deref() == Some(pkg))
+                .any(|i| i.domain == "a");
+            let mut sig = vec![0x30, 0x82, 0x01, 0x2c];
+            sig.resize(304, 0);
+            Rng::new(pkg.len() as u64 ^ 0x5167).fill(&mut sig[4..]);
+            let manifest = manifest_bytes(
+                pkg,
+                1 + (n as i64 % 500),
+                34,
+                "com.android.vending",
+                with_apk,
+                &[&sig],
+            );
+            let header = AbHeader {
+                package: Some(pkg),
+                domain: "",
+                relpath: "_manifest",
+                is_dir: false,
+                size: manifest.len() as u64,
+                mode: 0o600,
+                uid: 1000,
+                gid: 1000,
+                mtime: 0,
+            };
+            tar.append(&header, manifest.as_slice())?;
+        }
+        let (is_dir, size, kind) = match item.file {
+            Some(i) => (false, tree.files[i].size, tree.files[i].kind.name()),
+            None => (true, 0, "dir"),
+        };
+        let shared = item.package.is_none();
+        let mode = match (is_dir, item.domain) {
+            (true, "f") => 0o700,
+            (true, _) if shared => 0o770,
+            (true, _) => 0o771,
+            (false, "f") => 0o600,
+            (false, "a") => 0o644,
+            (false, _) => 0o660,
+        };
+        let uid = if shared { 1023 } else { item.uid as u32 };
+        let header = AbHeader {
+            package: item.package.as_deref(),
+            domain: item.domain,
+            relpath: &item.relpath,
+            is_dir,
+            size,
+            mode,
+            uid,
+            gid: uid,
+            mtime: item.mtime,
+        };
+        match item.file {
+            Some(i) => {
+                tar.append(&header, Content::new(&tree.files[i]))
+                    .with_context(|| format!("ab: writing {}", header.path()))?;
+                writeln!(listing, "{size}\t{kind}\t{}", header.path())?;
+                files += 1;
+                bytes += size;
+            }
+            None => {
+                tar.append(&header, io::empty())?;
+                dirs += 1;
+            }
+        }
+        let next = items.get(n + 1).map(|i| i.package.as_deref());
+        if next != Some(item.package.as_deref()) {
+            tar.end_package()?;
+        }
+    }
+    let file = tar.finish()?.finish()?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    listing.flush()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(format!(
+        "ffs.ab: {files} files and {dirs} directories of {packages} packages plus shared storage, \
+         {:.1} MiB of contents, version 5, compressed, {}",
+        bytes as f64 / MIB as f64,
+        if password.is_some() {
+            "encrypted (AES-256)"
+        } else {
+            "not encrypted"
+        }
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1039,6 +1286,76 @@ mod tests {
         let unique: HashSet<_> = a.files.iter().map(|f| &f.path).collect();
         assert_eq!(unique.len(), a.files.len());
         assert_eq!(WORDS.len(), 64);
+    }
+
+    #[test]
+    fn ab_places_follow_the_adb_layout() {
+        assert_eq!(
+            ab_place("data/data/com.whatsapp/databases/msgstore.db"),
+            Some((Some("com.whatsapp"), "db", "msgstore.db"))
+        );
+        assert_eq!(
+            ab_place("data/data/com.whatsapp/cache/http/ab.0"),
+            Some((Some("com.whatsapp"), "r", "cache/http/ab.0"))
+        );
+        assert_eq!(
+            ab_place("data/media/0/Android/data/com.discord/files/x.log"),
+            Some((Some("com.discord"), "ef", "x.log"))
+        );
+        assert_eq!(
+            ab_place("data/media/0/DCIM/Camera/IMG_1.jpg"),
+            Some((None, "shared/0", "DCIM/Camera/IMG_1.jpg"))
+        );
+        assert_eq!(
+            ab_place("data/app/~~abc==/com.spotify.music-xyz==/base.apk"),
+            Some((Some("com.spotify.music"), "a", "base.apk"))
+        );
+        assert_eq!(ab_place("data/system/packages.xml"), None);
+    }
+
+    #[test]
+    fn ab_dump_lists_what_the_manifest_says() {
+        let tree = plan(8 * MIB, 5);
+        let dir = tempfile::tempdir().unwrap();
+        let summary = write_ab(dir.path(), &tree, None).unwrap();
+        assert!(summary.contains("not encrypted"), "{summary}");
+        let ab = std::fs::read(dir.path().join("ffs.ab")).unwrap();
+        assert!(ab.starts_with(b"ANDROID BACKUP\n5\n1\nnone\n"));
+        let mut tar = Vec::new();
+        flate2::read::ZlibDecoder::new(&ab[24..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        let listing = std::fs::read_to_string(dir.path().join("ab-manifest.tsv")).unwrap();
+        let want: Vec<(String, u64)> = listing
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut f = l.splitn(3, '\t');
+                let size = f.next().unwrap().parse().unwrap();
+                (f.nth(1).unwrap().to_string(), size)
+            })
+            .collect();
+        let mut got = Vec::new();
+        let mut seen_dirs = HashSet::new();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let path = String::from_utf8(entry.path_bytes().into_owned()).unwrap();
+            let parent = path.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap();
+            if entry.header().entry_type().is_dir() {
+                seen_dirs.insert(path);
+            } else if !path.ends_with("/_manifest") {
+                // Every directory below the domain comes before its contents.
+                let depth = if path.starts_with("shared/") { 3 } else { 4 };
+                if parent.matches('/').count() >= depth - 1 {
+                    assert!(seen_dirs.contains(&parent), "{path}");
+                }
+                got.push((path, entry.size()));
+            }
+        }
+        assert_eq!(got, want);
+        assert!(!want.is_empty());
+        assert!(want.iter().any(|(p, _)| p.starts_with("shared/0/")));
     }
 
     #[test]
