@@ -4,6 +4,7 @@
 
 mod util;
 
+mod android_backup;
 mod cli;
 mod corpus;
 mod decode;
