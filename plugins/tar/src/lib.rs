@@ -13,7 +13,9 @@
 //! The archive is read once, strictly sequentially, with bounded memory.
 //! Damage is reported with its offset and decoding goes on: a bad header is
 //! skipped by scanning for the next valid one, and a truncated archive
-//! delivers what it holds.
+//! delivers what it holds. The decoding engine is
+//! [`exhibit_tar_stream`], shared with the android-backup plugin; this crate
+//! runs it over the evidence with evidence offsets.
 //!
 //! ```
 //! use exhibit_format_tar::Tar;

@@ -5,8 +5,37 @@
 
 use super::*;
 use exhibit_plugin_sdk::testing::{MemoryHost, Transcript, decode};
-use exhibit_plugin_sdk::{EvidenceInfo, HostServices};
+use exhibit_plugin_sdk::{EvidenceInfo, FormatPlugin, HostServices, Probe};
 use serde_json::json;
+use std::io::BufReader;
+
+/// The tar plugin as the `tar` crate builds it: the engine over the evidence.
+#[derive(Default)]
+struct Tar;
+
+impl FormatPlugin for Tar {
+    const NAME: &'static str = "tar";
+    const VERSION: &'static str = "test";
+    const DESCRIPTION: &'static str = "the tar engine over the evidence";
+
+    fn probe(&self, probe: &Probe<'_>) -> u8 {
+        if probe.is_dir {
+            return 0;
+        }
+        match header_confidence(probe.head) {
+            0 if probe.has_extension("tar") => 10,
+            score => score,
+        }
+    }
+
+    fn run(&self, session: &Session<'_>) -> Result<(), PluginError> {
+        let evidence = BufReader::with_capacity(READ_AHEAD, session.evidence_reader());
+        TarStream::new()
+            .total(session.evidence().size)
+            .decode(session, evidence)
+            .map(|_| ())
+    }
+}
 
 const MTIME_1700000000: u64 = 1_700_000_000;
 
@@ -852,4 +881,149 @@ fn cancellation_stops_between_members() {
     let t = host.inner.take_transcript();
     assert_eq!(names(&t), [b"a"]);
     assert_eq!(t.problems().len(), 0);
+}
+
+/// Decodes `archive` as a stream found inside a container, with `observer`.
+fn run_stream(
+    archive: &[u8],
+    observer: &mut dyn Observer,
+) -> (Result<Ended, PluginError>, Transcript) {
+    let host = MemoryHost::file("container.ab", Vec::new());
+    let result = TarStream::new()
+        .offsets(Offsets::Stream)
+        .observe(observer)
+        .decode(&Session::new(&host), archive);
+    (result, host.take_transcript())
+}
+
+#[test]
+fn stream_offsets_are_tar_offsets_and_never_evidence_offsets() {
+    let first = file(b"first.txt", b"one");
+    let mut damaged = file(b"damaged.txt", &[b'd'; 600]);
+    damaged[10] ^= 0x20;
+    let mut cut = header(b"cut.bin", b'0', 1000).to_vec();
+    cut.extend_from_slice(&[7; 300]);
+    let archive = [first, damaged, file(b"last.txt", b"three"), cut].concat();
+    let mut seen = Vec::new();
+    let mut mark = |name: &[u8], meta: &mut EntryMeta| {
+        seen.push(name.to_vec());
+        meta.extra.insert("container".into(), "test".into());
+    };
+    let (result, t) = run_stream(&archive, &mut mark);
+
+    assert_eq!(
+        result,
+        Ok(Ended {
+            position: archive.len() as u64,
+            end_marker: false
+        })
+    );
+    assert_eq!(seen, [&b"first.txt"[..], b"last.txt", b"cut.bin"]);
+    assert_eq!(
+        messages(&t),
+        [
+            (
+                "error",
+                None,
+                "corrupt: at tar offset 0x400: header checksum mismatch (stored 0o12175, computed 0o12135)"
+                    .to_owned()
+            ),
+            (
+                "warn",
+                None,
+                "skipped 1536 bytes from tar offset 0x400 to the next valid header at tar offset 0xa00"
+                    .to_owned()
+            ),
+            (
+                "error",
+                None,
+                "corrupt: at tar offset 0xe00: truncated: data ends at tar offset 0x112c after 300 of 1000 bytes"
+                    .to_owned()
+            ),
+        ]
+    );
+    let last = t.entry(b"last.txt").unwrap();
+    assert_eq!(last.meta.get("offset"), None);
+    assert_eq!(last.meta["extra"]["tar_offset"], 0xa00);
+    assert_eq!(last.meta["extra"]["container"], "test");
+    assert_eq!(
+        t.entry(b"cut.bin").unwrap().note,
+        "truncated: 300 of 1000 bytes"
+    );
+}
+
+/// Watches `want`'s bytes.
+#[derive(Default)]
+struct Watch {
+    bytes: Vec<u8>,
+    ends: Vec<bool>,
+}
+
+impl Observer for Watch {
+    fn entry(&mut self, name: &[u8], _meta: &mut EntryMeta) -> bool {
+        name.starts_with(b"watch")
+    }
+    fn data(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+    }
+    fn end(&mut self, complete: bool) {
+        self.ends.push(complete);
+    }
+}
+
+#[test]
+fn observer_sees_the_bytes_of_the_files_it_asks_for() {
+    let big = vec![0x42u8; 3 * CHUNK + 5];
+    let mut dir = header(b"watch-dir/", b'5', 0).to_vec();
+    dir.extend(file(b"watch-1", &big));
+    dir.extend(file(b"other", b"not watched"));
+    let mut cut = header(b"watch-2", b'0', 10).to_vec();
+    cut.extend_from_slice(b"half");
+    let archive = [dir, cut].concat();
+    let mut watch = Watch::default();
+    let (result, t) = run_stream(&archive, &mut watch);
+
+    assert!(result.is_ok());
+    assert_eq!(t.entries.len(), 4);
+    assert_eq!(watch.bytes, [&big[..], b"half"].concat());
+    assert_eq!(watch.ends, [true, false]);
+}
+
+#[test]
+fn a_failing_reader_fails_the_member_with_its_error() {
+    /// Gives `data`, then fails with a decoding error naming an evidence offset.
+    struct Failing<'a>(&'a [u8]);
+    impl std::io::Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::Error::other(PluginError::corrupt(
+                    0x1234,
+                    "compressed payload: zlib data error",
+                )));
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let archive = [
+        file(b"whole", b"1"),
+        header(b"cut", b'0', 5000).to_vec(),
+        vec![9; 700],
+    ]
+    .concat();
+    let host = MemoryHost::file("container.ab", Vec::new());
+    let result = TarStream::new()
+        .offsets(Offsets::Stream)
+        .decode(&Session::new(&host), BufReader::new(Failing(&archive)));
+
+    let err = PluginError::corrupt(0x1234, "compressed payload: zlib data error");
+    assert_eq!(result, Err(err.clone()));
+    let t = host.take_transcript();
+    assert_eq!(t.entries.len(), 2);
+    assert_eq!(t.entries[0].status, "ok");
+    assert_eq!(t.entries[1].status, "corrupt");
+    assert_eq!(t.entries[1].data, vec![9; 700]);
+    assert_eq!(t.entries[1].note, err.to_string());
 }
