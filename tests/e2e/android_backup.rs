@@ -330,3 +330,73 @@ fn artifacts_of_a_backup_show_the_backup_messages() {
         "{text}"
     );
 }
+
+/// On a terminal, exhibit asks for the password (only because the backup is
+/// encrypted), does not echo it, and logs that it came from the prompt.
+/// The terminal is a pseudo-terminal driven by Python's `pty` module.
+#[test]
+fn the_password_prompt_does_not_echo() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed (it drives the pseudo-terminal)");
+        return;
+    }
+    let w = Work::new();
+    let f = AbFixture::V5CompressedEncrypted;
+    let evidence = w.write(&format!("evidence/{}", f.file_name()), &f.bytes().unwrap());
+    let plugins = decoding_plugins(&w);
+    let case = w.path("case");
+    let driver = r#"
+import os, pty, sys
+exe, evidence, case, plugins, password = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(exe, [exe, "extract", evidence, "--case", case, "--plugins", plugins])
+seen = b""
+def read():
+    global seen
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    seen += chunk
+    return bool(chunk)
+while b"password for" not in seen and read():
+    pass
+os.write(fd, password.encode() + b"\n")
+while read():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(driver)
+        .arg(exhibit_bin())
+        .arg(&evidence)
+        .arg(&case)
+        .arg(&plugins)
+        .arg(f.password().unwrap())
+        .env_remove("EXHIBIT_PASSWORD")
+        .env_remove("EXHIBIT_PLUGIN_PATH")
+        .env("HOME", w.path("home"))
+        .env("XDG_CONFIG_HOME", w.path("home"))
+        .output()
+        .unwrap();
+    let screen = stdout(&out);
+    assert_code(&out, 0);
+    assert!(
+        screen.contains(&format!("password for {}", f.file_name())),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(f.password().unwrap()),
+        "the password was echoed: {screen}"
+    );
+    let log = log(&case);
+    assert_eq!(
+        actions(&log, "password_requested")[0]["details"]["source"],
+        "prompt"
+    );
+    assert_entries_match_truth(&log, &case);
+}

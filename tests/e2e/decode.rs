@@ -281,3 +281,55 @@ fn a_corrupt_database_does_not_stop_the_other_decoders() {
     );
     assert_code(&exhibit!("verify", case), 0);
 }
+
+/// A real pre-Android-7 `contacts2.db` (plaso's test data in the corpus),
+/// placed where a full-file-system dump has it: its three calls decoded
+/// with the values plaso's own tests assert; its missing contact tables are
+/// a warning, not a failure.
+#[test]
+fn corpus_contacts2_calls_decode_from_a_folder_dump() {
+    let Some(corpus) = crate::corpus::corpus() else {
+        return;
+    };
+    let w = Work::new();
+    // A temporary copy in a dump layout, made for this run only.
+    let db = std::fs::read(corpus.join("plaso/test_data/android/contacts2.db")).unwrap();
+    w.write(&format!("dump/{}", fx::CONTACTS2_PATH), &db);
+    let plugins = decoding_plugins(&w);
+    let case = w.path("case");
+    let out = exhibit!(
+        "extract",
+        w.path("dump"),
+        "--case",
+        case,
+        "--plugins",
+        plugins
+    );
+    assert_code(&out, 2);
+    let calls = records(&case, "calls");
+    let by_row = |row: i64| {
+        calls
+            .iter()
+            .find(|c| c["provenance"]["row"] == row)
+            .unwrap_or_else(|| panic!("call {row} missing: {calls:?}"))
+    };
+    assert_eq!(calls.len(), 3);
+    let missed = by_row(714);
+    assert_eq!(missed["type"], "missed");
+    assert_eq!(missed["number"], "5404561685");
+    assert_eq!(missed["name"], "Barney");
+    assert_eq!(missed["time"]["utc"], "2013-11-06T21:17:16.690Z");
+    assert_eq!(missed["duration_s"], 0);
+    assert_eq!(by_row(715)["type"], "outgoing");
+    assert_eq!(by_row(715)["duration_s"], 126);
+    assert_eq!(by_row(717)["type"], "incoming");
+    assert_eq!(by_row(717)["duration_s"], 639);
+    let log = log(&case);
+    assert!(
+        actions(&log, "error").is_empty(),
+        "{:?}",
+        actions(&log, "error")
+    );
+    assert_eq!(actions(&log, "warning").len(), 1);
+    assert_code(&exhibit!("verify", case), 0);
+}
