@@ -10,7 +10,9 @@
 //!   and a decoder that needs a path (SQLite) gets a private copy, made in
 //!   `case/.decode-tmp/` with the input's `-wal`/`-journal`/`-shm`
 //!   companions beside it, checked against the logged SHA-256 while it is
-//!   copied, and removed afterwards. `verify` therefore still passes.
+//!   copied, and removed afterwards. `verify` therefore still passes. A
+//!   decoder that reads its input through the host front to back has those
+//!   reads hashed and checked the same way.
 //! - The host, not the decoder, fills each record's provenance: the source
 //!   file's case path, its SHA-256 from the log and the decoder's name and
 //!   version; an attachment a decoder points to is kept only if that file was
@@ -229,6 +231,10 @@ pub(crate) fn decode_case(
             emitted: Mutex::new(BTreeMap::new()),
             scratch: Mutex::new(None),
             checked: Mutex::new(None),
+            reads: Mutex::new(Some(SequentialHash {
+                next: 0,
+                hasher: MultiHasher::new(&[HashAlgorithm::Sha256]),
+            })),
             password: opts.password.clone(),
             cancel: opts.cancel.clone(),
         };
@@ -256,7 +262,7 @@ pub(crate) fn decode_case(
                 "file": input.path,
                 "sha256": input.sha256,
                 "file_complete": input.complete,
-                "copy_checked": emitted.checked,
+                "input_checked": emitted.checked,
                 "status": status.name(),
                 "records": emitted.records,
                 "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -379,8 +385,16 @@ impl ArtifactSink {
 /// What one decoder run left.
 struct Emitted {
     records: BTreeMap<String, u64>,
-    /// Whether a working copy was made and matched the logged hash.
+    /// Whether the bytes decoded (the working copy, or the host reads when
+    /// they covered the file front to back) matched the logged hash; `None`
+    /// when neither happened.
     checked: Option<bool>,
+}
+
+/// Reads of a decoder's input, hashed while each starts where the last ended.
+struct SequentialHash {
+    next: u64,
+    hasher: MultiHasher,
 }
 
 /// The host services for one decoder over one input file.
@@ -398,6 +412,8 @@ struct DecodeHost<'a, 'r> {
     emitted: Mutex<BTreeMap<String, u64>>,
     scratch: Mutex<Option<PathBuf>>,
     checked: Mutex<Option<bool>>,
+    /// The decoder's reads of its input, hashed while they are sequential.
+    reads: Mutex<Option<SequentialHash>>,
     password: Option<Arc<dyn PasswordSource>>,
     cancel: Arc<AtomicBool>,
 }
@@ -427,10 +443,28 @@ impl DecodeHost<'_, '_> {
         }
     }
 
-    /// Removes the working copy and returns what the run emitted.
+    /// Removes the working copy, checks the hash of what was read, and
+    /// returns what the run emitted.
     fn finish(self) -> Emitted {
         if let Some(dir) = lock(&self.scratch).take() {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        let reads = lock(&self.reads).take();
+        if let Some(reads) = reads.filter(|r| r.next == self.input.size && r.next > 0) {
+            let sha = reads.hasher.finish().remove("sha256").unwrap_or_default();
+            let matches = sha.eq_ignore_ascii_case(&self.input.sha256);
+            if !matches {
+                self.problem(
+                    level::ERROR,
+                    format!(
+                        "{} changed since it was extracted (SHA-256 of the bytes decoded {sha}, the custody log says {}): its records are not trustworthy",
+                        self.input.path, self.input.sha256
+                    ),
+                    None,
+                );
+            }
+            let mut checked = lock(&self.checked);
+            *checked = Some(checked.unwrap_or(true) && matches);
         }
         Emitted {
             records: self.emitted.into_inner().unwrap_or_else(|p| p.into_inner()),
@@ -599,7 +633,20 @@ impl HostServices for DecodeHost<'_, '_> {
         let file = self.file.as_ref().ok_or(Status::IO)?;
         loop {
             match std::os::unix::fs::FileExt::read_at(file, buf, offset) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    let mut reads = lock(&self.reads);
+                    match reads.as_mut() {
+                        Some(r) if r.next == offset => {
+                            r.hasher.update(&buf[..n]);
+                            r.next += n as u64;
+                        }
+                        // A re-read or a seek: the reads no longer cover the
+                        // file once each, so they prove nothing.
+                        Some(_) => *reads = None,
+                        None => {}
+                    }
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Err(Status::IO),
             }

@@ -111,7 +111,7 @@ fn extraction_decodes_messages_contacts_and_calls_with_provenance() {
             .iter()
             .find(|e| e["details"]["file"] == format!("files/{db}"))
             .unwrap_or_else(|| panic!("{db} was not decoded"));
-        assert_eq!(e["details"]["copy_checked"], true, "{db}");
+        assert_eq!(e["details"]["input_checked"], true, "{db}");
     }
     // Every SMS row of the database is a record, with its text intact.
     let messages = records(&case, "messages");
@@ -332,4 +332,60 @@ fn corpus_contacts2_calls_decode_from_a_folder_dump() {
     );
     assert_eq!(actions(&log, "warning").len(), 1);
     assert_code(&exhibit!("verify", case), 0);
+}
+
+/// `exhibit decode` on a case whose extracted files were altered afterwards
+/// refuses to vouch for them: each altered input is an error naming both
+/// hashes, whether the decoder reads a working copy (SQLite) or reads the
+/// file through the host (the telephony backup stream).
+#[test]
+fn decode_notices_an_input_changed_since_extraction() {
+    let w = Work::new();
+    let f = fx::AbFixture::V5Compressed;
+    let evidence = w.write(&format!("evidence/{}", f.file_name()), &f.bytes().unwrap());
+    let plugins = decoding_plugins(&w);
+    let case = w.path("case");
+    let out = exhibit!(
+        "extract",
+        evidence,
+        "--case",
+        case,
+        "--plugins",
+        plugins,
+        "--no-decode"
+    );
+    assert_code(&out, 0);
+    for rel in [fx::adb::AB_MMSSMS_PATH, fx::adb::AB_SMS_BACKUP_PATH] {
+        let path = case.join("files").join(rel);
+        let mut data = std::fs::read(&path).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 0x01;
+        std::fs::write(&path, data).unwrap();
+    }
+    let out = exhibit!("decode", case, "--plugins", plugins);
+    assert_code(&out, 2);
+    let log = log(&case);
+    for rel in [fx::adb::AB_MMSSMS_PATH, fx::adb::AB_SMS_BACKUP_PATH] {
+        let file = format!("files/{rel}");
+        let decoded = actions(&log, "file_decoded")
+            .into_iter()
+            .find(|e| e["details"]["file"] == file.as_str())
+            .unwrap_or_else(|| panic!("{file} not decoded"));
+        assert_eq!(decoded["details"]["input_checked"], false, "{file}");
+        assert!(
+            actions(&log, "error").iter().any(|e| {
+                let m = e["details"]["message"].as_str().unwrap_or("");
+                m.contains(&file) && m.contains("changed since it was extracted")
+            }),
+            "{file}: no error"
+        );
+    }
+    // The untouched backup file still checks out.
+    let mms = format!("files/{}", fx::adb::AB_MMS_BACKUP_PATH);
+    let decoded = actions(&log, "file_decoded")
+        .into_iter()
+        .find(|e| e["details"]["file"] == mms.as_str())
+        .unwrap();
+    assert_eq!(decoded["details"]["input_checked"], true);
+    assert_code(&exhibit!("verify", case), 1);
 }
