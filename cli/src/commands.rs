@@ -52,13 +52,21 @@ pub fn plugins(args: &Args, cfg: &Config) -> Result<Exit> {
                 exhibit_core::plugin::PluginKind::Artifact => "artifact",
             };
             outln!(
-                "{:<12} {:<8} {:<9} {}",
+                "{:<15} {:<8} {:<9} {}",
                 i.name,
                 i.version,
                 kind,
                 i.description
             )?;
-            outln!("{:<12} {} sha256 {}", "", i.path.display(), i.sha256)?;
+            outln!("{:<15} {} sha256 {}", "", i.path.display(), i.sha256)?;
+            if !i.paths.is_empty() {
+                outln!(
+                    "{:<15} decodes {} into {}",
+                    "",
+                    i.paths.join(" "),
+                    i.kinds.join(", ")
+                )?;
+            }
         }
         for r in host.refused() {
             eprintln!("exhibit: {r}");
