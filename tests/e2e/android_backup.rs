@@ -362,6 +362,13 @@ def read():
     return bool(chunk)
 while b"password for" not in seen and read():
     pass
+# Type only once echo is off, as a person would after reading the prompt:
+# the prompt is printed a moment before the terminal stops echoing.
+import termios, time
+for _ in range(500):
+    if not termios.tcgetattr(fd)[3] & termios.ECHO:
+        break
+    time.sleep(0.01)
 os.write(fd, password.encode() + b"\n")
 while read():
     pass
