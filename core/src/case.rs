@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub const FILES_DIR: &str = "files";
 /// Folder of decoded record files inside a case.
 pub const ARTIFACTS_DIR: &str = "artifacts";
+/// The device facts a format plugin found (an iTunes backup's Info.plist).
+pub const DEVICE_FILE: &str = "device.json";
 
 /// Most name variants tried for one entry before giving up.
 const MAX_VARIANTS: u32 = 100_000;

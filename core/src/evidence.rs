@@ -113,9 +113,26 @@ impl Evidence {
     }
 
     /// The first `n` bytes (fewer for a small file, none for a folder).
+    /// For a folder: the names of its top-level entries, each followed by
+    /// `\n`, in byte order, as many as fit in `n` bytes (so a plugin can
+    /// recognise an iTunes backup by its `Manifest.db`).
     pub fn head(&self, n: usize) -> io::Result<Vec<u8>> {
         if self.kind == EvidenceKind::Folder {
-            return Ok(Vec::new());
+            let mut names: Vec<Vec<u8>> = fs::read_dir(&self.path)?
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().as_encoded_bytes().to_vec())
+                .filter(|name| !name.contains(&b'\n'))
+                .collect();
+            names.sort();
+            let mut head = Vec::new();
+            for name in names {
+                if head.len() + name.len() + 1 > n {
+                    break;
+                }
+                head.extend_from_slice(&name);
+                head.push(b'\n');
+            }
+            return Ok(head);
         }
         let file = open_read_only(&self.path)?;
         let mut buf = vec![0u8; n];

@@ -13,7 +13,7 @@
 //! The case disk keeps a reserve: an entry that would not fit, or a disk that
 //! fills while writing, stops the run with an error saying where.
 
-use crate::case::{ARTIFACTS_DIR, CaseFolder, FILES_DIR};
+use crate::case::{ARTIFACTS_DIR, CaseFolder, DEVICE_FILE, FILES_DIR};
 use crate::custody::action;
 use crate::evidence::{
     Evidence, EvidenceKind, HashJob, HashedSource, hash_in_background, open_read_only,
@@ -157,6 +157,10 @@ pub(crate) struct ExtractHost<'r> {
     outputs: Mutex<HashMap<u64, Arc<Mutex<Output>>>>,
     artifacts: Mutex<BTreeMap<String, ArtifactFile>>,
     manifest: Mutex<Manifest>,
+    /// Digests of each evidence file a folder plugin read and closed, so an
+    /// entry decoded from one (an iTunes backup blob) can name the hash of
+    /// its source as received beside its own.
+    sources_read: Mutex<HashMap<String, Digests>>,
     next_handle: AtomicU64,
     /// Bytes written to the case so far, and when the free space was last checked.
     written: AtomicU64,
@@ -234,6 +238,7 @@ impl<'r> ExtractHost<'r> {
                 files: 0,
                 bytes: 0,
             }),
+            sources_read: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(0),
             written: AtomicU64::new(0),
             space_checked_at: AtomicU64::new(0),
@@ -382,6 +387,7 @@ impl<'r> ExtractHost<'r> {
         match open.source.finish() {
             Ok((digests, _, host_read)) => {
                 let sha = digests.get("sha256").cloned().unwrap_or_default();
+                lock(&self.sources_read).insert(open.path.clone(), digests);
                 let mut m = lock(&self.manifest);
                 m.bytes += host_read;
                 m.lines.push(format!("{sha}  {}\n", open.path));
@@ -450,10 +456,41 @@ impl<'r> ExtractHost<'r> {
         }
     }
 
+    /// Writes the device facts a plugin found to `case/device.json`, hashed
+    /// and logged like a record file.
+    fn write_device_file(&self, device: &Value) {
+        let mut text = match serde_json::to_vec_pretty(device) {
+            Ok(text) => text,
+            Err(_) => return,
+        };
+        text.push(b'\n');
+        let path = self.case.root().join(DEVICE_FILE);
+        if let Err(e) = std::fs::write(&path, &text) {
+            self.fail(
+                Status::IO,
+                format!("cannot write {DEVICE_FILE}: {e}"),
+                json!({}),
+            );
+            return;
+        }
+        let mut hasher = MultiHasher::new(&self.hashes);
+        hasher.update(&text);
+        self.note(
+            action::ARTIFACT_WRITTEN,
+            json!({
+                "path": DEVICE_FILE,
+                "kind": "device",
+                "size": text.len(),
+                "hashes": hasher.finish(),
+                "plugin": self.plugin,
+            }),
+        );
+    }
+
     /// Records a written file with its digests, and what was wrong with it.
     fn record_file(&self, f: Finished, digests: Digests) -> Status {
         let complete = f.status == Status::OK && f.write_error.is_none();
-        let details = json!({
+        let mut details = json!({
             "name": f.name,
             "path": f.path,
             "size": f.written,
@@ -461,6 +498,12 @@ impl<'r> ExtractHost<'r> {
             "complete": complete,
             "meta": f.meta,
         });
+        if let Some(source) = declared_source(&f.meta) {
+            // The evidence file this entry was decoded from (an encrypted
+            // blob), hashed by the host as the plugin read it.
+            let hashes = lock(&self.sources_read).remove(&source);
+            details["source"] = json!({"path": source, "hashes": hashes});
+        }
         {
             let mut run = lock(&self.run);
             run.counts.files += 1;
@@ -631,6 +674,18 @@ fn placement_note(name: &[u8], components: &[String], path: &str) -> Option<Stri
             "{natural} is already taken (a duplicate or a file/folder clash); {shown:?} written as {path}"
         )
     })
+}
+
+/// The evidence-relative path of the file an entry was decoded from, when
+/// the plugin names one: `extra.source`, or `source` inside one of `extra`'s
+/// objects (`extra.ios_backup.source`).
+fn declared_source(meta: &EntryMeta) -> Option<String> {
+    if let Some(Value::String(s)) = meta.extra.get("source") {
+        return Some(s.clone());
+    }
+    meta.extra
+        .values()
+        .find_map(|v| v.get("source").and_then(Value::as_str).map(str::to_owned))
 }
 
 fn to_system_time(t: exhibit_plugin_sdk::Time) -> Option<std::time::SystemTime> {
@@ -968,6 +1023,9 @@ impl HostServices for ExtractHost<'_> {
                     "what": fact.get("what").cloned().unwrap_or(Value::Null),
                     "details": fact.get("details").cloned().unwrap_or(fact.clone()),
                 });
+                if details["what"] == "device" {
+                    self.write_device_file(&details["details"]);
+                }
                 self.note(action::EVIDENCE_DESCRIBED, details);
                 return;
             }

@@ -132,7 +132,8 @@ pub const EVIDENCE_HANDLE: u64 = 0;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ProbeInput {
-    /// The first bytes of the evidence (empty for a folder).
+    /// The first bytes of the evidence; for a folder, the names of its
+    /// top-level entries, each followed by `\n`, in byte order.
     pub head: Bytes,
     /// The evidence's file name as given (raw OS bytes).
     pub name: Bytes,

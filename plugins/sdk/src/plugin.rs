@@ -26,7 +26,9 @@ impl Access {
 /// What a format plugin sees when asked whether the evidence is its format.
 #[derive(Debug, Clone, Copy)]
 pub struct Probe<'a> {
-    /// The first bytes of the evidence (empty for a folder).
+    /// The first bytes of the evidence; for a folder, the names of its
+    /// top-level entries, each followed by `\n`, in byte order (see
+    /// [`Probe::folder_has`]).
     pub head: &'a [u8],
     /// The evidence's file name (raw bytes; may be empty).
     pub name: &'a [u8],
@@ -37,6 +39,16 @@ pub struct Probe<'a> {
 }
 
 impl Probe<'_> {
+    /// For a folder evidence: true when it holds a top-level entry named
+    /// `name` (exactly, case-sensitive).
+    pub fn folder_has(&self, name: &str) -> bool {
+        self.is_dir
+            && self
+                .head
+                .split(|&b| b == b'\n')
+                .any(|n| n == name.as_bytes())
+    }
+
     /// True when the evidence file name ends with `.ext` (ASCII case-insensitive).
     pub fn has_extension(&self, ext: &str) -> bool {
         let ext = ext.as_bytes();
