@@ -125,19 +125,29 @@ fn identify_and_plugins_report_in_json() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
+    // Loaded in library-file order: decoders (libexhibit_artifacts_*) first.
     assert_eq!(
         names,
-        vec!["android", "android-backup", "folder", "tar", "zip"]
+        vec![
+            "android",
+            "ios",
+            "android-backup",
+            "folder",
+            "ios-backup",
+            "tar",
+            "zip"
+        ]
     );
-    let android = &plugins[0];
-    assert_eq!(android["kind"], "artifact");
-    assert_eq!(
-        android["kinds"],
-        serde_json::json!(["messages", "contacts", "calls"])
-    );
-    assert!(android["paths"].as_array().is_some_and(|p| !p.is_empty()));
-    assert_eq!(plugins[1]["kind"], "format");
-    assert_eq!(plugins[1]["extensions"], serde_json::json!(["ab"]));
+    for decoder in &plugins[..2] {
+        assert_eq!(decoder["kind"], "artifact");
+        assert_eq!(
+            decoder["kinds"],
+            serde_json::json!(["messages", "contacts", "calls"])
+        );
+        assert!(decoder["paths"].as_array().is_some_and(|p| !p.is_empty()));
+    }
+    assert!(plugins[2..].iter().all(|p| p["kind"] == "format"));
+    assert_eq!(plugins[2]["extensions"], serde_json::json!(["ab"]));
 }
 
 #[test]

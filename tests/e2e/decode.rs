@@ -36,6 +36,11 @@ pub fn records(case: &Path, kind: &str) -> Vec<Value> {
 /// Every record's provenance names an extracted file with the SHA-256 the
 /// log gives it, and every record file is logged with its own SHA-256.
 pub fn assert_provenance(case: &Path, log: &[Value]) {
+    assert_provenance_of(case, log, "android ");
+}
+
+/// [`assert_provenance`] for the decoder whose `name version` starts with `decoder`.
+pub fn assert_provenance_of(case: &Path, log: &[Value], decoder: &str) {
     let mut extracted = std::collections::BTreeMap::new();
     for e in actions(log, "file_extracted") {
         extracted.insert(
@@ -55,10 +60,7 @@ pub fn assert_provenance(case: &Path, log: &[Value]) {
                 p["sha256"].as_str(),
                 "{kind} record names {file} with the wrong hash"
             );
-            assert!(
-                p["decoder"].as_str().unwrap().starts_with("android "),
-                "{p}"
-            );
+            assert!(p["decoder"].as_str().unwrap().starts_with(decoder), "{p}");
             assert!(
                 p["row"].is_i64() || p["index"].is_u64(),
                 "no row or index: {p}"

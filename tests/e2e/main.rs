@@ -10,6 +10,7 @@ mod corpus;
 mod decode;
 mod folder;
 mod hostile;
+mod ios_backup;
 mod plugins;
 mod space;
 mod tar;
