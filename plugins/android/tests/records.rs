@@ -197,6 +197,8 @@ fn deleted_thread_sms_spelled_out() {
         "sent": {"utc": "2024-03-01T09:58:58.000Z", "raw": 1_709_287_138_000_i64, "format": "unix_ms"},
         "received": {"utc": "2024-03-01T09:59:00.000Z", "raw": 1_709_287_140_000_i64, "format": "unix_ms"},
         "read": true,
+        "read_at": null,
+        "delivered_at": null,
         "status": null,
         "parts": [],
         "notes": ["thread 5 has no row in `threads`: the conversation was deleted"],

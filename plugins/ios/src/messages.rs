@@ -9,8 +9,8 @@
 //! `message.service` lowercased (`SMS` → `sms`, `iMessage` → `imessage`).
 //! The text is `text`, else the string archived in `attributedBody`
 //! (iOS 16+), with a note. Times above 10^11 count nanoseconds since 2001
-//! (iOS 11+), smaller ones seconds; 0 is unknown. The schema has no read or
-//! delivery time, so `date_read` and `date_delivered` are kept as notes.
+//! (iOS 11+), smaller ones seconds; 0 is unknown. `read_at` and
+//! `delivered_at` come from `date_read` and `date_delivered`.
 //! An attachment stored under the user's home (`~/Library/SMS/Attachments/…`)
 //! is proposed beside the input: under `MediaDomain/` for an iTunes backup
 //! (the backup keeps attachments there), under the same home for a
@@ -390,16 +390,8 @@ fn decode_messages(
             Direction::Incoming => (None, date.clone()),
             _ => (date.clone(), None),
         };
-        for (column, what) in [("date_read", "read"), ("date_delivered", "delivered")] {
-            if let Some(t) = cocoa_time(cells.int(column)) {
-                notes.push(format!(
-                    "{what} at {} (`{column}` {} {})",
-                    t.utc.as_deref().unwrap_or("an out-of-range time"),
-                    t.raw,
-                    t.format
-                ));
-            }
-        }
+        let read_at = cocoa_time(cells.int("date_read"));
+        let delivered_at = cocoa_time(cells.int("date_delivered"));
         let status = status(
             direction,
             cells.int("is_delivered"),
@@ -443,6 +435,8 @@ fn decode_messages(
             sent,
             received,
             read: cells.int("is_read").map(|r| r != 0),
+            read_at,
+            delivered_at,
             status,
             parts,
             notes,

@@ -135,24 +135,25 @@ fn sms_db_every_message() {
             assert_eq!(m.status, None, "{what}");
             assert_eq!(m.read, Some(want.date_read != 0), "{what}");
         }
-        // The read and delivery times have no field of their own: notes.
         let mut notes = Vec::new();
         if want.text_column.is_none() {
             notes.push("text decoded from `message.attributedBody`".to_owned());
         }
-        for (raw, column, word) in [
-            (want.date_read, "date_read", "read"),
-            (want.date_delivered, "date_delivered", "delivered"),
+        assert_eq!(m.notes, notes, "{what}");
+        for (raw, got) in [
+            (want.date_read, &m.read_at),
+            (want.date_delivered, &m.delivered_at),
         ] {
-            if raw != 0 {
-                let ms = raw / 1_000_000 + APPLE_EPOCH_UNIX * 1000;
-                notes.push(format!(
-                    "{word} at {} (`{column}` {raw} cocoa_ns)",
-                    utc_ms(ms)
-                ));
+            match got {
+                None => assert_eq!(raw, 0, "{what}"),
+                Some(t) => {
+                    let ms = raw / 1_000_000 + APPLE_EPOCH_UNIX * 1000;
+                    assert_eq!(t.raw, raw, "{what}");
+                    assert_eq!(t.format, "cocoa_ns", "{what}");
+                    assert_eq!(t.utc.as_deref(), Some(utc_ms(ms).as_str()), "{what}");
+                }
             }
         }
-        assert_eq!(m.notes, notes, "{what}");
         assert_eq!(m.parts.len(), want.attachments.len(), "{what}");
         for (part, name) in m.parts.iter().zip(want.attachments) {
             let a = IOS_ATTACHMENTS
@@ -208,6 +209,8 @@ fn attachment_message_spelled_out() {
         "sent": null,
         "received": {"utc": "2024-03-01T10:25:00.000Z", "raw": ns(1500), "format": "cocoa_ns"},
         "read": true,
+        "read_at": {"utc": "2024-03-01T10:26:00.000Z", "raw": ns(1560), "format": "cocoa_ns"},
+        "delivered_at": {"utc": "2024-03-01T10:25:02.000Z", "raw": ns(1502), "format": "cocoa_ns"},
         "status": null,
         "parts": [{
             "content_type": "image/heic",
@@ -219,10 +222,7 @@ fn attachment_message_spelled_out() {
                 "sha256": null,
             },
         }],
-        "notes": [
-            format!("read at 2024-03-01T10:26:00.000Z (`date_read` {} cocoa_ns)", ns(1560)),
-            format!("delivered at 2024-03-01T10:25:02.000Z (`date_delivered` {} cocoa_ns)", ns(1502)),
-        ],
+        "notes": [],
         "provenance": {
             "file": "", "sha256": "", "decoder": "",
             "table": "message", "row": 6, "index": null,

@@ -157,6 +157,11 @@ pub struct Message {
     pub received: Option<Timestamp>,
     /// Whether it was read on the handset.
     pub read: Option<bool>,
+    /// When it was read, if the source stores it (iOS `date_read`).
+    pub read_at: Option<Timestamp>,
+    /// When it was delivered to the other party, if the source stores it
+    /// (iOS `date_delivered`).
+    pub delivered_at: Option<Timestamp>,
     /// Delivery status as the source names it (`complete`, `pending`, `failed`).
     pub status: Option<String>,
     /// MMS and chat parts, in order; empty for plain text messages.
