@@ -1,4 +1,5 @@
-//! One run over one backup folder: the property lists and the `device`
+//! One run over one backup folder (the evidence, or inside a zip or tar
+//! evidence: see `source`): the property lists and the `device`
 //! custody note, the keybag and password of an encrypted backup, the
 //! manifest (`Manifest.db`, or `Manifest.mbdb` for iOS ≤ 9) as the work list,
 //! then every entry delivered by as many workers as the host allows.
@@ -7,7 +8,8 @@
 //! (a wrong one ends the run with `WrongPassword`). Each file is read from
 //! its blob through one reader, which is dropped before the output is
 //! finished, and its `extra.ios_backup.source` names the blob, so the host
-//! can put the blob's own hash beside the hash of what was delivered. A
+//! can put the blob's own hash beside the hash of what was delivered (null
+//! for an archive evidence, whose own hash covers the blobs). A
 //! listed file whose blob is missing, an undecodable `MBFile` or a file that
 //! does not decrypt is reported and the run goes on; a `fileID` that is not
 //! the SHA-1 of `domain-relativePath` and a blob that no manifest row lists
@@ -21,6 +23,7 @@ use crate::keybag::{ClassKeys, Keybag, KeybagError};
 use crate::manifest::{self, FileRow};
 use crate::mbdb::{Mbdb, MbdbRecord, ModeKind};
 use crate::mbfile::{self, MbFile};
+use crate::source::Source;
 use aes::Aes256;
 use cbc::cipher::consts::U16;
 use cbc::cipher::inout::InOutBuf;
@@ -51,7 +54,7 @@ pub struct IosBackup;
 impl FormatPlugin for IosBackup {
     const NAME: &'static str = "ios-backup";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "iOS iTunes/Finder backup folders: Manifest.db (iOS 10+, plain or encrypted) and Manifest.mbdb (iOS 5-9, plain)";
+    const DESCRIPTION: &'static str = "iOS iTunes/Finder backup folders, or a zip/tar holding one: Manifest.db (iOS 10+, plain or encrypted) and Manifest.mbdb (iOS 5-9, plain)";
     /// Files are read by several workers at once.
     const ACCESS: Access = Access::Random;
 
@@ -60,9 +63,22 @@ impl FormatPlugin for IosBackup {
     /// folder named like a device UDID or lying under `MobileSync/Backup/`
     /// (a backup missing its manifest, which the run then reports), 0
     /// otherwise. Both outrank the generic `folder` plugin (10).
+    ///
+    /// A file evidence: 95 when it starts with a zip local header and a
+    /// local-header name visible in the head ends with `Manifest.db`,
+    /// `Manifest.mbdb`, `Manifest.plist`, `Info.plist` or `Status.plist`,
+    /// or has a folder named like a UDID (`Backup/<UDID>/…`), or is a blob
+    /// (`…/xx/<fileID>`, `xx` the fileID's first two digits): that beats the
+    /// generic `zip` plugin (90) when the backup comes first in the zip.
+    /// Any other file is 0, since the head cannot tell a zip holding a
+    /// backup further in from any zip: pass `--format ios-backup` then.
     fn probe(&self, probe: &Probe<'_>) -> u8 {
         if !probe.is_dir {
-            return 0;
+            return if zip_head_has_backup(probe.head) {
+                95
+            } else {
+                0
+            };
         }
         // The host lists the folder's top-level names in `head`.
         if probe.folder_has("Manifest.db") || probe.folder_has("Manifest.mbdb") {
@@ -94,6 +110,66 @@ fn trim_slashes(mut name: &[u8]) -> &[u8] {
 
 fn last_component(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+/// Whether the evidence starts with a ustar/GNU tar header (`ustar` at 257).
+fn is_tar(session: &Session<'_>) -> Result<bool, PluginError> {
+    let mut head = [0u8; 512];
+    let mut filled = 0usize;
+    while let Some(rest) = head.get_mut(filled..).filter(|r| !r.is_empty()) {
+        let at = u64::try_from(filled).unwrap_or(u64::MAX);
+        match session.read_at(at, rest)? {
+            0 => break,
+            n => filled = filled.saturating_add(n),
+        }
+    }
+    Ok(filled == head.len() && head.get(257..262) == Some(&b"ustar"[..]))
+}
+
+/// Whether `head` starts with a zip local header and some local header in
+/// it names a backup file or a UDID folder.
+fn zip_head_has_backup(head: &[u8]) -> bool {
+    const LOCAL: &[u8] = b"PK\x03\x04";
+    if !head.starts_with(LOCAL) {
+        return false;
+    }
+    let names = (0..head.len())
+        .filter(|&at| head.get(at..).is_some_and(|h| h.starts_with(LOCAL)))
+        .filter_map(|at| {
+            let len = head.get(at.checked_add(26)?..at.checked_add(28)?)?;
+            let len = usize::from(u16::from_le_bytes(<[u8; 2]>::try_from(len).ok()?));
+            let start = at.checked_add(30)?;
+            head.get(start..start.checked_add(len)?)
+        });
+    for name in names {
+        let file = last_component(name);
+        if [
+            &b"Manifest.db"[..],
+            b"Manifest.mbdb",
+            b"Manifest.plist",
+            b"Info.plist",
+            b"Status.plist",
+        ]
+        .contains(&file)
+        {
+            return true;
+        }
+        let mut dirs = name.split(|&b| b == b'/');
+        // Every component but the last (a file, or "" after a folder's `/`).
+        dirs.next_back();
+        if dirs.any(looks_like_udid) {
+            return true;
+        }
+        let mut parts = name.rsplit(|&b| b == b'/');
+        if let (Some(id), Some(dir)) = (parts.next(), parts.next())
+            && id.len() == 40
+            && id.iter().all(u8::is_ascii_hexdigit)
+            && id.get(..2) == Some(dir)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// A UDID: 40 hex digits (until the iPhone XS) or 8 hex, `-`, 16 hex.
@@ -143,8 +219,10 @@ enum ManifestKind {
 /// What the workers share.
 struct Run<'s, 'h> {
     session: &'s Session<'h>,
-    /// The evidence folder's own name, as the examiner knows it.
+    /// The evidence folder's (or zip's) own name, as the examiner knows it.
     what: String,
+    /// The backup folder's files: the evidence folder, or inside a zip.
+    source: Source<'s, 'h>,
     info: BackupInfo,
     manifest: ManifestKind,
     /// Blob paths present in the backup folder (`xx/<id>` or `<id>`).
@@ -190,12 +268,15 @@ impl<'s, 'h> Run<'s, 'h> {
     fn new(session: &'s Session<'h>) -> Result<Run<'s, 'h>, PluginError> {
         let name = trim_slashes(&session.evidence().name);
         let what = lossy(last_component(name));
-        let root = session.list_dir(b"")?;
-        let files: HashSet<Vec<u8>> = root
-            .iter()
-            .filter(|e| e.meta.kind == EntryKind::File)
-            .map(|e| e.name.clone())
-            .collect();
+        let source = if session.evidence().is_dir {
+            Source::Folder(session)
+        } else if is_tar(session)? {
+            Source::tar(session, &what)?
+        } else {
+            Source::zip(session, &what)?
+        };
+        let listing = source.listing(session)?;
+        let files = listing.files;
         let manifest = if files.contains(&b"Manifest.db"[..]) {
             ManifestKind::Db
         } else if files.contains(&b"Manifest.mbdb"[..]) {
@@ -210,9 +291,9 @@ impl<'s, 'h> Run<'s, 'h> {
         };
         let has = |n: &str| files.contains(n.as_bytes());
         let info = BackupInfo {
-            info: info::read_plist(session, "Info.plist", has("Info.plist"))?,
-            manifest: info::read_plist(session, "Manifest.plist", has("Manifest.plist"))?,
-            status: info::read_plist(session, "Status.plist", has("Status.plist"))?,
+            info: info::read_plist(session, &source, "Info.plist", has("Info.plist"))?,
+            manifest: info::read_plist(session, &source, "Manifest.plist", has("Manifest.plist"))?,
+            status: info::read_plist(session, &source, "Status.plist", has("Status.plist"))?,
         };
         match info.snapshot_state() {
             Some("finished") => {}
@@ -229,35 +310,19 @@ impl<'s, 'h> Run<'s, 'h> {
         }
         session.custody_note("device", info.device());
 
-        // The blob inventory: each `xx/` folder listed once.
-        let mut blobs = HashSet::new();
-        match manifest {
-            ManifestKind::Db => {
-                for dir in root.iter().filter(|e| {
-                    e.meta.kind == EntryKind::Dir
-                        && e.name.len() == 2
-                        && e.name.iter().all(u8::is_ascii_hexdigit)
-                }) {
-                    session.check_cancelled()?;
-                    let dir_name = lossy(&dir.name);
-                    match session.list_dir(&dir.name) {
-                        Ok(list) => blobs.extend(
-                            list.into_iter()
-                                .filter(|e| e.meta.kind == EntryKind::File)
-                                .map(|e| format!("{dir_name}/{}", lossy(&e.name))),
-                        ),
-                        Err(PluginError::Cancelled) => return Err(PluginError::Cancelled),
-                        Err(err) => session.report(&err),
-                    }
-                }
-            }
-            ManifestKind::Mbdb => {
-                blobs.extend(files.iter().map(|n| lossy(n)).filter(|n| valid_file_id(n)));
-            }
-        }
+        // The blob inventory: `xx/<id>` (Manifest.db) or `<id>` (mbdb).
+        let blobs = match manifest {
+            ManifestKind::Db => listing.sub_blobs,
+            ManifestKind::Mbdb => files
+                .iter()
+                .map(|n| lossy(n))
+                .filter(|n| valid_file_id(n))
+                .collect(),
+        };
         Ok(Run {
             session,
             what,
+            source,
             info,
             manifest,
             blobs,
@@ -291,7 +356,7 @@ impl<'s, 'h> Run<'s, 'h> {
                         feature: "encrypted legacy (Manifest.mbdb, ios 9 and older) backups".into(),
                     });
                 }
-                let data = info::read_file(self.session, "Manifest.mbdb", MBDB_CAP)?;
+                let data = self.source.read_file("Manifest.mbdb", MBDB_CAP)?;
                 let records = Mbdb::new(&data).map_err(|e| PluginError::Corrupt {
                     offset: None,
                     what: format!("Manifest.mbdb at byte {}: {}", e.offset, e.what),
@@ -369,7 +434,7 @@ impl<'s, 'h> Run<'s, 'h> {
                 "Manifest.db-wal is present and not applied: the manifest is read as Manifest.db alone",
             );
         }
-        let mut data = info::read_file(self.session, "Manifest.db", manifest::DB_CAP)?;
+        let mut data = self.source.read_file("Manifest.db", manifest::DB_CAP)?;
         if let Some(keys) = keys {
             let wrapped =
                 self.info
@@ -495,7 +560,9 @@ impl Worker<'_, '_, '_> {
         self.session().check_cancelled()?;
         let item = match job {
             Job::Db(row, present) => self.db_item(row, present),
-            Job::Mbdb(record, present) => mbdb_item(record, present),
+            Job::Mbdb(record, present) => {
+                mbdb_item(record, present, self.run.source.hashes_blobs())
+            }
         };
         let Some(item) = item else { return Ok(()) };
         match item.blob.clone() {
@@ -593,7 +660,8 @@ impl Worker<'_, '_, '_> {
                 "inode": mb.inode,
                 "protection_class": mb.protection_class,
                 "encrypted": encrypted,
-                "source": source,
+                // Null in a zip: the host hashes the zip, not each blob.
+                "source": source.as_ref().filter(|_| self.run.source.hashes_blobs()),
             }),
         );
         if kind == EntryKind::File && source.is_none() {
@@ -637,8 +705,19 @@ impl Worker<'_, '_, '_> {
             },
             _ => None,
         };
-        let mut src = match session.open(source.as_bytes()) {
-            Ok(src) => src,
+        // The blob's reader ends (with `with_file`) before the output does:
+        // the host then knows the blob was read whole, and can record its
+        // hash with it.
+        let opened = self.run.source.with_file(source, |mut src| {
+            let mut out = session.begin(&item.name, &item.meta)?;
+            let copied = match key {
+                None => stream_plain(session, &mut src, &mut out, buf),
+                Some(key) => stream_decrypted(session, &mut src, &mut out, buf, &key, item.size),
+            };
+            Ok::<_, PluginError>((out, copied))
+        });
+        let (out, copied) = match opened {
+            Ok(done) => done?,
             Err(PluginError::Cancelled) => return Err(PluginError::Cancelled),
             Err(err) => {
                 session.report(&PluginError::Io {
@@ -648,14 +727,6 @@ impl Worker<'_, '_, '_> {
                 return Ok(());
             }
         };
-        let mut out = session.begin(&item.name, &item.meta)?;
-        let copied = match key {
-            None => stream_plain(session, &mut src, &mut out, buf),
-            Some(key) => stream_decrypted(session, &mut src, &mut out, buf, &key, item.size),
-        };
-        // The blob's reader ends before the output does: the host then
-        // knows the blob was read whole, and can record its hash with it.
-        drop(src);
         let (copied, problem) = match copied {
             Ok(copied) => (copied, None),
             Err(Stream::Host(err)) => return Err(err),
@@ -806,7 +877,7 @@ fn stream_decrypted(
 }
 
 /// A `Manifest.mbdb` record as an item.
-fn mbdb_item(r: MbdbRecord, present: bool) -> Option<Item> {
+fn mbdb_item(r: MbdbRecord, present: bool, hashed: bool) -> Option<Item> {
     let name = entry_name(&r.domain, &r.path);
     let id = file_id(&r.domain, &r.path);
     let label = format!("{} (fileID {id})", lossy(&name));
@@ -848,7 +919,7 @@ fn mbdb_item(r: MbdbRecord, present: bool) -> Option<Item> {
         "inode": r.inode,
         "protection_class": r.protection_class,
         "encrypted": false,
-        "source": source,
+        "source": source.as_ref().filter(|_| hashed),
         "manifest_offset": r.offset,
     });
     if !r.data_hash.is_empty() {

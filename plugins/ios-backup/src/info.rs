@@ -16,10 +16,10 @@
 
 #![forbid(unsafe_code)]
 
+use crate::source::Source;
 use exhibit_plugin_sdk::{PluginError, Session};
 use plist::{Dictionary, Value};
 use serde_json::{Map, Value as Json, json};
-use std::io::Read;
 
 /// The largest property list read into memory (real ones are under 10 MiB,
 /// most of it `Installed Applications` and app icons in `Info.plist`).
@@ -36,26 +36,11 @@ pub struct BackupInfo {
     pub status: Option<Dictionary>,
 }
 
-/// Reads a whole plist file of the backup folder into memory (capped).
-pub fn read_file(session: &Session<'_>, name: &str, cap: u64) -> Result<Vec<u8>, PluginError> {
-    let src = session.open(name.as_bytes())?;
-    let mut data = Vec::new();
-    let read = src
-        .take(cap.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(PluginError::from)?;
-    if u64::try_from(read).unwrap_or(u64::MAX) > cap {
-        return Err(PluginError::Unsupported {
-            feature: format!("{name} larger than {cap} bytes"),
-        });
-    }
-    Ok(data)
-}
-
 /// Reads `name` as a dictionary plist; a warning and `None` when it is
 /// missing or not a dictionary plist. Only cancellation is an error.
 pub fn read_plist(
     session: &Session<'_>,
+    source: &Source<'_, '_>,
     name: &str,
     present: bool,
 ) -> Result<Option<Dictionary>, PluginError> {
@@ -63,7 +48,7 @@ pub fn read_plist(
         session.warn(None, &format!("{name} is missing from the backup folder"));
         return Ok(None);
     }
-    let data = match read_file(session, name, PLIST_CAP) {
+    let data = match source.read_file(name, PLIST_CAP) {
         Ok(data) => data,
         Err(PluginError::Cancelled) => return Err(PluginError::Cancelled),
         Err(err) => {

@@ -1,6 +1,7 @@
 //! The `ios-backup` format plugin: [`IosBackup`] decodes iTunes/Finder
 //! backups of iPhones and iPads (a backup folder, named after the device's
-//! UDID) and delivers every file they hold to the exhibit host.
+//! UDID, or a zip or tar file holding one) and delivers every file they hold
+//! to the exhibit host.
 //!
 //! Covered: iOS 10 and later (`Manifest.db`), unencrypted or encrypted
 //! (keybag with PBKDF2-HMAC-SHA256 + PBKDF2-HMAC-SHA1 passcode key, RFC 3394
@@ -14,6 +15,17 @@
 //! `Status.plist`) goes to the custody log as the `device` note, the
 //! keybag's public parameters as `ios backup keybag`; the password and the
 //! keys never do.
+//!
+//! A zip or tar evidence is searched for the shortest folder holding
+//! `Manifest.db`/`Manifest.mbdb` (`Backup/<UDID>/`, or the archive's root);
+//! more than one backup: the first is decoded and the others named in a
+//! warning; none: `NotMine`, said in a warning. The files are read inside
+//! the archive (zip entries stored or deflated, CRC-checked); `source` is
+//! then null, since the host hashes the archive as a whole and that hash
+//! covers every blob. The probe gives a file 95 only when the head's zip
+//! local headers name a backup file, a `<UDID>/` folder or an `xx/<fileID>`
+//! blob (above the zip plugin's 90); any other zip, and every tar (the tar
+//! plugin is certain of its own), needs `--format ios-backup`.
 //!
 //! There is no official specification. The layout followed is Apple's iOS
 //! Security Guide ("Keybags"), The iPhone Wiki "ITunes Backup"
@@ -51,6 +63,7 @@ mod keybag;
 mod manifest;
 mod mbdb;
 mod mbfile;
+mod source;
 
 pub use decode::{IosBackup, file_id};
 
