@@ -50,7 +50,7 @@ mod backup;
 mod calls;
 mod contacts;
 mod decode;
-mod sqlite;
+use exhibit_decoder_sqlite as sqlite;
 mod telephony;
 
 pub use decode::Android;

@@ -46,7 +46,7 @@ mod calls;
 mod contacts;
 mod decode;
 mod messages;
-mod sqlite;
+use exhibit_decoder_sqlite as sqlite;
 mod typedstream;
 
 pub use decode::Ios;

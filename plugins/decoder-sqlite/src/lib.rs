@@ -1,4 +1,6 @@
-//! Reading an app database safely: [`Db`] opens the host's private
+//! exhibit-decoder-sqlite: reading an app database safely, shared by the
+//! artifact decoders (a decoder crate cannot link another: both would export
+//! the plugin symbol). [`Db`] opens the host's private
 //! working copy read-only (its `-wal`/`-journal` lie beside it, so rows still
 //! in a write-ahead log count), checks tables and columns before any query,
 //! reads every cell without failing, and keeps a damaged table from taking
@@ -30,14 +32,14 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Row, Rows};
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Rows between two checks of the host's cancel flag.
-pub(crate) const CANCEL_EVERY: u64 = 256;
+pub const CANCEL_EVERY: u64 = 256;
 
 /// Children (parts, addresses, data rows) kept for one parent row; more are
 /// counted, not listed, so one hostile row cannot exhaust memory.
-pub(crate) const MAX_CHILDREN: usize = 10_000;
+pub const MAX_CHILDREN: usize = 10_000;
 
 /// An open provider database.
-pub(crate) struct Db {
+pub struct Db {
     conn: Connection,
     /// The input's case path, named in every message.
     path: String,
@@ -102,7 +104,7 @@ fn rolled_back(
 }
 
 /// A table's name and columns, as `PRAGMA table_info` gives them.
-pub(crate) struct Table {
+pub struct Table {
     name: &'static str,
     /// Lowercase column names.
     columns: HashSet<String>,
@@ -111,7 +113,7 @@ pub(crate) struct Table {
 impl Db {
     /// Opens the session's input: checks the file header, then opens the
     /// working copy read-only and lists its tables.
-    pub(crate) fn open(session: &Session<'_>) -> Result<Db, PluginError> {
+    pub fn open(session: &Session<'_>) -> Result<Db, PluginError> {
         let path = session.input_path();
         check_header(session, &path)?;
         let copy = session.local_copy()?;
@@ -159,12 +161,12 @@ impl Db {
     }
 
     /// The input's case path.
-    pub(crate) fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         &self.path
     }
 
     /// Table `name` with its columns, or `None` when the database lacks it.
-    pub(crate) fn table(&self, name: &'static str) -> Result<Option<Table>, PluginError> {
+    pub fn table(&self, name: &'static str) -> Result<Option<Table>, PluginError> {
         if !self.tables.contains(&name.to_ascii_lowercase()) {
             return Ok(None);
         }
@@ -181,7 +183,7 @@ impl Db {
 
     /// Table `name`, warning when it is missing: `consequence` says what is
     /// therefore not decoded.
-    pub(crate) fn required(
+    pub fn required(
         &self,
         session: &Session<'_>,
         name: &'static str,
@@ -195,7 +197,7 @@ impl Db {
     }
 
     /// Warns that table `name` is missing from this file.
-    pub(crate) fn missing_table(&self, session: &Session<'_>, name: &str, consequence: &str) {
+    pub fn missing_table(&self, session: &Session<'_>, name: &str, consequence: &str) {
         session.warn(
             None,
             &format!("{}: table `{name}` is missing: {consequence}", self.path),
@@ -203,11 +205,7 @@ impl Db {
     }
 
     /// Prepares a query of this database.
-    pub(crate) fn prepare(
-        &self,
-        table: &str,
-        sql: &str,
-    ) -> Result<rusqlite::Statement<'_>, PluginError> {
+    pub fn prepare(&self, table: &str, sql: &str) -> Result<rusqlite::Statement<'_>, PluginError> {
         self.conn
             .prepare(sql)
             .map_err(|e| sql_error(&self.path, &format!("table {table}"), &e))
@@ -215,7 +213,7 @@ impl Db {
 
     /// Runs `stmt` and calls `each` on every row of table `table`,
     /// checking the host's cancel flag every [`CANCEL_EVERY`] rows.
-    pub(crate) fn each_row(
+    pub fn each_row(
         &self,
         session: &Session<'_>,
         table: &str,
@@ -241,7 +239,7 @@ impl Db {
     /// Runs one table's decoding: damage is reported with the table's name
     /// and remembered for [`Db::finish`], and decoding goes on with the next
     /// table; cancellation and host refusals end the run.
-    pub(crate) fn guard(
+    pub fn guard(
         &self,
         session: &Session<'_>,
         table: &str,
@@ -258,12 +256,12 @@ impl Db {
     }
 
     /// Maps an SQLite error met while reading `table` after `rows` rows.
-    pub(crate) fn row_error(&self, table: &str, rows: u64, e: &rusqlite::Error) -> PluginError {
+    pub fn row_error(&self, table: &str, rows: u64, e: &rusqlite::Error) -> PluginError {
         sql_error(&self.path, &format!("table {table}, after {rows} rows"), e)
     }
 
     /// Ends the file: `Corrupt` naming the damaged tables, if any.
-    pub(crate) fn finish(self) -> Result<(), PluginError> {
+    pub fn finish(self) -> Result<(), PluginError> {
         let damaged = self.damaged.into_inner();
         if damaged.is_empty() {
             return Ok(());
@@ -282,14 +280,14 @@ impl Db {
 
 impl Table {
     /// True when the table has column `column`.
-    pub(crate) fn has(&self, column: &str) -> bool {
+    pub fn has(&self, column: &str) -> bool {
         self.columns.contains(&column.to_ascii_lowercase())
     }
 
     /// A select-list expression for `column` of this table (qualified with
     /// `alias` when given): the column itself, `rowid` for a missing `_id` or `ROWID`,
     /// else `NULL`.
-    pub(crate) fn expr(&self, alias: Option<&str>, column: &str) -> String {
+    pub fn expr(&self, alias: Option<&str>, column: &str) -> String {
         let prefix = alias.map(|a| format!("{a}.")).unwrap_or_default();
         if self.has(column) {
             format!("{prefix}\"{column}\"")
@@ -301,14 +299,14 @@ impl Table {
     }
 
     /// `SELECT <columns> FROM <table>` with [`Table::expr`] for each column.
-    pub(crate) fn select(&self, columns: &[&str]) -> String {
+    pub fn select(&self, columns: &[&str]) -> String {
         let list: Vec<String> = columns.iter().map(|c| self.expr(None, c)).collect();
         format!("SELECT {} FROM \"{}\"", list.join(", "), self.name)
     }
 }
 
 /// One row's cells, looked up by the column names of the query.
-pub(crate) struct Cells<'r, 'a> {
+pub struct Cells<'r, 'a> {
     row: &'r Row<'a>,
     table: &'static str,
     columns: &'r [&'static str],
@@ -316,7 +314,7 @@ pub(crate) struct Cells<'r, 'a> {
 
 impl<'r, 'a> Cells<'r, 'a> {
     /// Wraps `row` of a query selecting `columns` of `table`.
-    pub(crate) fn new(row: &'r Row<'a>, table: &'static str, columns: &'r [&'static str]) -> Self {
+    pub fn new(row: &'r Row<'a>, table: &'static str, columns: &'r [&'static str]) -> Self {
         Cells {
             row,
             table,
@@ -334,7 +332,7 @@ impl<'r, 'a> Cells<'r, 'a> {
 
     /// An integer cell; text holding a decimal integer counts too (columns
     /// declared `TEXT` store numbers as text). Anything else is `None`.
-    pub(crate) fn int(&self, column: &str) -> Option<i64> {
+    pub fn int(&self, column: &str) -> Option<i64> {
         match self.get(column) {
             ValueRef::Integer(n) => Some(n),
             ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
@@ -344,7 +342,7 @@ impl<'r, 'a> Cells<'r, 'a> {
 
     /// A number cell as a float (Core Data stores times and durations as
     /// `REAL`); integers and decimal text count too.
-    pub(crate) fn real(&self, column: &str) -> Option<f64> {
+    pub fn real(&self, column: &str) -> Option<f64> {
         match self.get(column) {
             ValueRef::Real(r) => Some(r),
             // Exact below 2^53, far beyond any stored time or duration.
@@ -357,7 +355,7 @@ impl<'r, 'a> Cells<'r, 'a> {
 
     /// A cell's bytes, whatever its type (text or BLOB); `None` for `NULL`
     /// and numbers.
-    pub(crate) fn bytes(&self, column: &str) -> Option<Vec<u8>> {
+    pub fn bytes(&self, column: &str) -> Option<Vec<u8>> {
         match self.get(column) {
             ValueRef::Text(b) | ValueRef::Blob(b) => Some(b.to_vec()),
             _ => None,
@@ -365,7 +363,7 @@ impl<'r, 'a> Cells<'r, 'a> {
     }
 
     /// A text cell; invalid UTF-8 is replaced, and said in `notes`.
-    pub(crate) fn text(&self, column: &str, notes: &mut Vec<String>) -> Option<String> {
+    pub fn text(&self, column: &str, notes: &mut Vec<String>) -> Option<String> {
         match self.get(column) {
             ValueRef::Null => None,
             ValueRef::Integer(n) => Some(n.to_string()),
@@ -397,19 +395,19 @@ fn lossy(bytes: &[u8], table: &str, column: &str, notes: &mut Vec<String>) -> St
 /// A child table read in parent order (`ORDER BY parent key`) beside the
 /// parent table, so each parent's children come without a query per parent
 /// and with bounded memory (a merge join).
-pub(crate) struct Children<'r, 's, T> {
+pub struct Children<'r, 's, T> {
     rows: &'r mut Rows<'s>,
     read: fn(&Row<'_>) -> (Option<i64>, T),
     pending: Option<(Option<i64>, T)>,
     done: bool,
     /// Child rows whose parent key matched no parent row.
-    pub(crate) orphans: u64,
+    pub orphans: u64,
 }
 
 impl<'r, 's, T> Children<'r, 's, T> {
     /// Reads `rows` (ordered by the parent key) with `read`, which returns
     /// a row's parent key and its value.
-    pub(crate) fn new(rows: &'r mut Rows<'s>, read: fn(&Row<'_>) -> (Option<i64>, T)) -> Self {
+    pub fn new(rows: &'r mut Rows<'s>, read: fn(&Row<'_>) -> (Option<i64>, T)) -> Self {
         Children {
             rows,
             read,
@@ -432,7 +430,7 @@ impl<'r, 's, T> Children<'r, 's, T> {
     /// The children of parent `key` (at most [`MAX_CHILDREN`]) and how many
     /// more there were. Parents must be asked for in increasing key order;
     /// children of keys skipped over count as orphans.
-    pub(crate) fn take(&mut self, key: i64) -> rusqlite::Result<(Vec<T>, u64)> {
+    pub fn take(&mut self, key: i64) -> rusqlite::Result<(Vec<T>, u64)> {
         let mut out = Vec::new();
         let mut more = 0u64;
         loop {
@@ -460,7 +458,7 @@ impl<'r, 's, T> Children<'r, 's, T> {
     }
 
     /// Counts the rows left after the last parent as orphans.
-    pub(crate) fn drain(&mut self) -> rusqlite::Result<u64> {
+    pub fn drain(&mut self) -> rusqlite::Result<u64> {
         loop {
             self.fill()?;
             if self.pending.take().is_none() {
