@@ -76,6 +76,10 @@ impl Observer for Progress {
         }
     }
 
+    fn busy(&self, what: &str) {
+        self.bar.set_message(term(what).into_owned());
+    }
+
     fn problem(&self, error: bool, message: &str) {
         let n = self.problems.fetch_add(1, Ordering::Relaxed) + 1;
         if self.quiet || n > MAX_PRINTED {

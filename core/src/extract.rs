@@ -170,6 +170,9 @@ pub trait Observer: Sync {
     fn file_written(&self, _case_path: &str, _size: u64) {}
     /// A warning or error was recorded.
     fn problem(&self, _error: bool, _message: &str) {}
+    /// What a plugin is busy with (a slow key derivation), until the next
+    /// progress.
+    fn busy(&self, _what: &str) {}
 }
 
 /// An observer that ignores everything.

@@ -1015,6 +1015,10 @@ impl HostServices for ExtractHost<'_> {
         let act = match lvl {
             level::DEBUG => return tracing::debug!(plugin = %self.plugin, "{message}"),
             level::INFO => return tracing::info!(plugin = %self.plugin, "{message}"),
+            level::PROGRESS => {
+                self.observer.busy(&message);
+                return tracing::info!(plugin = %self.plugin, "{message}");
+            }
             level::FACT => {
                 let fact: Value =
                     serde_json::from_str(&message).unwrap_or(json!({"text": message}));

@@ -399,7 +399,7 @@ impl<'s, 'h> Run<'s, 'h> {
             .ok_or_else(|| PluginError::NoPassword {
                 what: self.what.clone(),
             })?;
-        session.info(&format!(
+        session.progress(&format!(
             "deriving the backup key ({} rounds)…",
             keybag.rounds()
         ));

@@ -208,9 +208,9 @@ fn every_fixture_decodes_to_the_truth() {
             assert_eq!(k["classes"].as_array().unwrap().len(), 11);
             let jsonl = t.to_jsonl();
             assert!(!jsonl.contains(IOS_PASSWORD), "the password leaked");
-            let info: Vec<_> = t.logs.iter().filter(|l| l.level == "info").collect();
+            let progress: Vec<_> = t.logs.iter().filter(|l| l.level == "progress").collect();
             assert_eq!(
-                info[0].message,
+                progress[0].message,
                 format!("deriving the backup key ({} rounds)…", IOS_DPIC + IOS_ITER)
             );
         } else {

@@ -120,6 +120,9 @@ pub mod level {
     /// fields, say): the message is a UTF-8 JSON object
     /// `{"what": "...", "details": {...}}`.
     pub const FACT: u32 = 4;
+    /// What the plugin is busy with, for the examiner's progress line (a
+    /// slow key derivation, say); not recorded.
+    pub const PROGRESS: u32 = 5;
 }
 
 /// `offset` value meaning "no offset applies".

@@ -277,6 +277,17 @@ impl<'h> Session<'h> {
         );
     }
 
+    /// What the plugin is busy with, shown on the examiner's progress line
+    /// while it lasts (not in the custody log): "deriving the backup key…".
+    pub fn progress(&self, msg: &str) {
+        self.host.log(
+            abi::level::PROGRESS,
+            Status::OK,
+            abi::NO_OFFSET,
+            msg.as_bytes(),
+        );
+    }
+
     /// Informational message for the examiner's console (not in the custody log).
     pub fn info(&self, msg: &str) {
         self.host

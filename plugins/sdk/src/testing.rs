@@ -290,6 +290,7 @@ fn level_name(level: u32) -> &'static str {
         abi::level::INFO => "info",
         abi::level::WARN => "warn",
         abi::level::FACT => "fact",
+        abi::level::PROGRESS => "progress",
         _ => "error",
     }
 }
