@@ -220,3 +220,120 @@ fn a_legacy_mbdb_backup_is_restored() {
     assert_restored(&log, &case);
     assert_code(&exhibit!("verify", case), 0);
 }
+
+/// Writes the plain fixture backup and returns its folder.
+fn plain_backup(w: &Work) -> PathBuf {
+    let root = w.path("evidence");
+    fx::write_ios_backup(&root, IosBackupOptions::default()).unwrap();
+    fx::ios_backup_dir(&root)
+}
+
+fn extract_dir(w: &Work, evidence: &std::path::Path) -> (std::process::Output, PathBuf) {
+    let plugins = ios_plugins(w);
+    let case = w.path("case");
+    let out = exhibit!("extract", evidence, "--case", case, "--plugins", plugins);
+    (out, case)
+}
+
+fn blob_of(backup: &std::path::Path, domain: &str, path: &str) -> PathBuf {
+    let id = fx::ios_file_id(domain, path);
+    backup.join(&id[..2]).join(&id)
+}
+
+/// A file the manifest lists but whose blob is gone is an error naming it;
+/// every other file is restored and the case verifies.
+#[test]
+fn a_missing_blob_is_an_error_and_the_rest_is_restored() {
+    let w = Work::new();
+    let backup = plain_backup(&w);
+    std::fs::remove_file(blob_of(
+        &backup,
+        "CameraRollDomain",
+        fx::ios::IOS_PHOTO_PATH,
+    ))
+    .unwrap();
+    let (out, case) = extract_dir(&w, &backup);
+    assert_code(&out, 2);
+    let log = log(&case);
+    let errors = actions(&log, "error");
+    assert!(
+        errors.iter().any(|e| e["details"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(fx::ios::IOS_PHOTO_PATH)),
+        "{errors:?}"
+    );
+    let files = fx::ios_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.kind, IosEntryKind::File(_)))
+        .count();
+    assert_eq!(actions(&log, "file_extracted").len(), files - 1);
+    assert_code(&exhibit!("verify", case), 0);
+}
+
+/// A row whose fileID is not the SHA-1 of its domain and path is a warning;
+/// the file is still restored under its stored name, intact.
+#[test]
+fn a_file_id_that_does_not_match_its_path_is_a_warning() {
+    let w = Work::new();
+    let backup = plain_backup(&w);
+    let domain = "AppDomain-com.example.notes";
+    let old = fx::ios_file_id(domain, fx::ios::IOS_NOTE_PATH);
+    let new = "ffffffffffffffffffffffffffffffffffffffff";
+    let db = rusqlite::Connection::open(backup.join("Manifest.db")).unwrap();
+    db.execute(
+        "UPDATE Files SET fileID = ?1 WHERE fileID = ?2",
+        [new, old.as_str()],
+    )
+    .unwrap();
+    drop(db);
+    std::fs::create_dir_all(backup.join("ff")).unwrap();
+    std::fs::rename(
+        backup.join(&old[..2]).join(&old),
+        backup.join("ff").join(new),
+    )
+    .unwrap();
+    let (out, case) = extract_dir(&w, &backup);
+    assert_code(&out, 2);
+    let log = log(&case);
+    assert!(
+        actions(&log, "warning").iter().any(|e| {
+            let m = e["details"]["message"].as_str().unwrap();
+            m.contains(new) && m.contains("sha-1")
+        }),
+        "{:?}",
+        actions(&log, "warning")
+    );
+    let truth = fx::ios_entries().unwrap();
+    let note = truth
+        .iter()
+        .find(|e| e.relative_path == fx::ios::IOS_NOTE_PATH)
+        .unwrap();
+    let d = &extracted(&log, &format!("{domain}/{}", fx::ios::IOS_NOTE_PATH))["details"];
+    assert_eq!(d["hashes"]["sha256"], note.sha256.as_deref().unwrap());
+    assert_code(&exhibit!("verify", case), 0);
+}
+
+/// A cut Manifest.db is a clear error naming it and what is missing;
+/// nothing is made up. Like any corrupt input, the run completes with
+/// errors (exit 2).
+#[test]
+fn a_truncated_manifest_is_a_clear_error() {
+    let w = Work::new();
+    let backup = plain_backup(&w);
+    let manifest = backup.join("Manifest.db");
+    let data = std::fs::read(&manifest).unwrap();
+    std::fs::write(&manifest, &data[..data.len() / 2]).unwrap();
+    let (out, case) = extract_dir(&w, &backup);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("Manifest.db is cut short"),
+        "{}",
+        stderr(&out)
+    );
+    let log = log(&case);
+    assert!(actions(&log, "file_extracted").is_empty());
+    assert_eq!(log.last().unwrap()["action"], "run_finished");
+    assert_code(&exhibit!("verify", case), 0);
+}
