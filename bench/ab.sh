@@ -11,23 +11,20 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 SIZE=${SIZE:-256M}
 RUNS=${RUNS:-5}
 WORK=${WORK:-/tmp/exhibit-ab-bench}
 PASSWORD=${PASSWORD:-bench-pässwörd}
 
-say() { printf '[ab-bench] %s\n' "$*" >&2; }
 [[ -x /usr/bin/time ]] || { say "GNU time (/usr/bin/time) is needed for peak RSS"; exit 1; }
 python3 -c 'import cryptography' 2>/dev/null || {
     say "installing the Python cryptography package for the reference"
     python3 -m pip install -q cryptography >&2
 }
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-say "building release binaries"
-(cd "$ROOT" && cargo build --release --workspace -q >&2)
-EXHIBIT=$TARGET/release/exhibit
-DUMPGEN=$TARGET/release/exhibit-bench-dumpgen
+build_release
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 
@@ -47,23 +44,6 @@ done
 
 RESULTS=$WORK/ab-results.tsv
 printf 'variant\tcommand\trun\tseconds\tpeak_rss_kib\n' >"$RESULTS"
-measure() { # variant command run -- argv...
-    local variant=$1 command=$2 run=$3
-    shift 4
-    local status=0
-    /usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@" >/dev/null 2>"$WORK/stderr.out" || status=$?
-    # exhibit exits 2 here by design: dumpgen's databases are SQLite-like filler, so the
-    # android decoder reports mmssms.db as corrupt. Anything else is a failure.
-    if ! [[ $status == 0 || ($status == 2 && $command == exhibit) ]]; then
-        say "$command failed with exit code $status:"
-        cat "$WORK/stderr.out" >&2
-        exit 1
-    fi
-    head -n1 "$WORK/time.out" | grep -q 'exited with non-zero status' && sed -i 1d "$WORK/time.out"
-    read -r secs rss <"$WORK/time.out"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$variant" "$command" "$run" "$secs" "$rss" >>"$RESULTS"
-    say "$variant $command run $run: ${secs}s, peak RSS $((rss / 1024)) MiB"
-}
 
 for run in $(seq 1 "$RUNS"); do
     for variant in plain encrypted; do

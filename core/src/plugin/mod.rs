@@ -10,7 +10,7 @@
 
 mod loader;
 
-use crate::hash::sha256_hex;
+use crate::hash::HashAlgorithm;
 use exhibit_plugin_sdk::abi::{self, Kind};
 use exhibit_plugin_sdk::{HostServices, Probe, Status};
 use serde::Serialize;
@@ -233,8 +233,12 @@ impl PluginHost {
     /// Hashes, loads and checks one library, adding it or a refusal.
     pub fn load(&mut self, path: &Path) {
         let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        let sha256 = match std::fs::read(&path) {
-            Ok(bytes) => sha256_hex(&bytes),
+        // Streamed: a plugin library can be tens of MB, and reading it whole
+        // would set the run's peak memory.
+        let hashed = std::fs::File::open(&path)
+            .and_then(|mut f| crate::hash::hash_reader(&mut f, &[HashAlgorithm::Sha256]));
+        let sha256 = match hashed {
+            Ok((mut digests, _)) => digests.remove("sha256").unwrap_or_default(),
             Err(e) => {
                 return self.refuse(path, None, RefusalReason::Unreadable(e.to_string()));
             }
