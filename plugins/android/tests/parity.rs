@@ -3,7 +3,7 @@
 //! mutated inputs included.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use exhibit_fixtures::sqlite_tools as common;
 
 use exhibit_artifacts_android::{Android, exhibit_static_descriptor};
 use exhibit_fixtures::{CALLLOG_PATH, CONTACTS2_PATH, MMSSMS_PATH};

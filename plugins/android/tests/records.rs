@@ -5,7 +5,8 @@
 //! streams.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use exhibit_fixtures::sqlite_tools as common;
+use exhibit_fixtures::sqlite_tools::utc_ms;
 
 use exhibit_artifacts_android::Android;
 use exhibit_fixtures::telephony_backup::{MMS_BACKUP_NAME, SMS_BACKUP_NAME};
@@ -23,28 +24,6 @@ use exhibit_plugin_sdk::{ArtifactDecoder, Status};
 
 const ADB_SMS_BACKUP: &str = "apps/com.android.providers.telephony/d_f/000000_sms_backup";
 const ADB_MMS_BACKUP: &str = "apps/com.android.providers.telephony/d_f/000001_mms_backup";
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a Unix time in ms, computed here
-/// independently of the SDK (days-from-civil, proleptic Gregorian).
-fn utc_ms(ms: i64) -> String {
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
 
 /// Checks a timestamp: raw value, encoding and UTC string.
 fn assert_time(t: &Option<Timestamp>, raw: Option<i64>, format: &str, what: &str) {
@@ -684,7 +663,7 @@ fn wal_mode_database_without_its_wal_is_read() {
 
 #[test]
 fn hot_journal_is_rolled_back_in_a_scratch_copy() {
-    let (main, journal) = common::hot_journal_db();
+    let (main, journal) = common::hot_journal_db("calls", "_id", "number");
     let host = MemoryHost::input(CALLLOG_PATH, main).with_companion("-journal", journal);
     let (status, t) = run(&host);
     assert_eq!(status, Status::OK);

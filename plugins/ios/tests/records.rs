@@ -5,7 +5,8 @@
 //! are not typedstreams.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use exhibit_fixtures::sqlite_tools as common;
+use exhibit_fixtures::sqlite_tools::utc_ms;
 
 use exhibit_artifacts_ios::{Ios, attributed_text};
 use exhibit_fixtures::{
@@ -23,28 +24,6 @@ const SMS_PATH: &str = "HomeDomain/Library/SMS/sms.db";
 const FFS_SMS_PATH: &str = "filesystem1/private/var/mobile/Library/SMS/sms.db";
 const AB_PATH: &str = "HomeDomain/Library/AddressBook/AddressBook.sqlitedb";
 const CALLS_PATH: &str = "HomeDomain/Library/CallHistoryDB/CallHistory.storedata";
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a Unix time in ms, computed here
-/// independently of the SDK (days-from-civil, proleptic Gregorian).
-fn utc_ms(ms: i64) -> String {
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
 
 /// Checks a timestamp: raw value, encoding and UTC string.
 fn assert_time(t: &Option<Timestamp>, raw: Option<i64>, format: &str, what: &str) {
@@ -556,7 +535,7 @@ fn rows_only_in_the_wal_are_decoded() {
 
 #[test]
 fn hot_journal_is_rolled_back_in_a_scratch_copy() {
-    let (main, journal) = common::hot_journal_db();
+    let (main, journal) = common::hot_journal_db("ZCALLRECORD", "Z_PK", "ZADDRESS");
     let (status, t) = run(&MemoryHost::input(CALLS_PATH, main).with_companion("-journal", journal));
     assert_eq!(status, Status::OK);
     let calls: Vec<Call> = records(&t, "calls");
