@@ -174,12 +174,7 @@ fn decode_raw_contacts(
             }),
         }
         .filter(|a| a.kind.is_some() || a.name.is_some());
-        let (rows, more) = match data.as_mut() {
-            Some(children) => children
-                .take(id)
-                .map_err(|e| db.row_error("data", done, &e))?,
-            None => (Vec::new(), 0),
-        };
+        let (rows, more) = db.children_of(data.as_mut(), "data", id, done)?;
         if more > 0 {
             notes.push(format!("{more} more data rows not read"));
         }

@@ -484,18 +484,8 @@ fn decode_mms(
     db.each_row(session, "pdu", &mut stmt, |row, done| {
         let cells = Cells::new(row, "pdu", COLUMNS);
         let id = cells.int("_id").unwrap_or_default();
-        let (addr_list, more_addrs) = match addrs.as_mut() {
-            Some(children) => children
-                .take(id)
-                .map_err(|e| db.row_error("addr", done, &e))?,
-            None => (Vec::new(), 0),
-        };
-        let (part_list, more_parts) = match parts.as_mut() {
-            Some(children) => children
-                .take(id)
-                .map_err(|e| db.row_error("part", done, &e))?,
-            None => (Vec::new(), 0),
-        };
+        let (addr_list, more_addrs) = db.children_of(addrs.as_mut(), "addr", id, done)?;
+        let (part_list, more_parts) = db.children_of(parts.as_mut(), "part", id, done)?;
         let mut notes = Vec::new();
         if more_addrs > 0 {
             notes.push(format!("{more_addrs} more addresses not listed"));

@@ -260,6 +260,25 @@ impl Db {
         sql_error(&self.path, &format!("table {table}, after {rows} rows"), e)
     }
 
+    /// The rows of child table `table` that belong to parent `key`, taken
+    /// from `children` (`None` when the table is absent: no rows), with the
+    /// count of those beyond the cap; a read failure names the table and
+    /// how many parent rows were done.
+    pub fn children_of<T>(
+        &self,
+        children: Option<&mut Children<'_, '_, T>>,
+        table: &str,
+        key: i64,
+        done: u64,
+    ) -> Result<(Vec<T>, u64), PluginError> {
+        match children {
+            Some(children) => children
+                .take(key)
+                .map_err(|e| self.row_error(table, done, &e)),
+            None => Ok((Vec::new(), 0)),
+        }
+    }
+
     /// Ends the file: `Corrupt` naming the damaged tables, if any.
     pub fn finish(self) -> Result<(), PluginError> {
         let damaged = self.damaged.into_inner();

@@ -155,12 +155,7 @@ fn decode_people(session: &Session<'_>, db: &Db, person: &Table) -> Result<(), P
         if let Some(n) = nickname.filter(|_| has_name || organization.is_some()) {
             notes.push(format!("nickname: {n}"));
         }
-        let (rows, more) = match values.as_mut() {
-            Some(children) => children
-                .take(id)
-                .map_err(|e| db.row_error("ABMultiValue", done, &e))?,
-            None => (Vec::new(), 0),
-        };
+        let (rows, more) = db.children_of(values.as_mut(), "ABMultiValue", id, done)?;
         if more > 0 {
             notes.push(format!(
                 "{more} more phone numbers and e-mail addresses not read"

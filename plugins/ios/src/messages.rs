@@ -323,18 +323,9 @@ fn decode_messages(
         let cells = Cells::new(row, "message", COLUMNS);
         let id = cells.int("ROWID").unwrap_or_default();
         let mut notes = Vec::new();
-        let (chat_ids, _) = match joins.as_mut() {
-            Some(children) => children
-                .take(id)
-                .map_err(|e| db.row_error("chat_message_join", done, &e))?,
-            None => (Vec::new(), 0),
-        };
-        let (attachment_list, more) = match attachments.as_mut() {
-            Some(children) => children
-                .take(id)
-                .map_err(|e| db.row_error("message_attachment_join", done, &e))?,
-            None => (Vec::new(), 0),
-        };
+        let (chat_ids, _) = db.children_of(joins.as_mut(), "chat_message_join", id, done)?;
+        let (attachment_list, more) =
+            db.children_of(attachments.as_mut(), "message_attachment_join", id, done)?;
         if more > 0 {
             notes.push(format!("{more} more attachments not listed"));
         }
