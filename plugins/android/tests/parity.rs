@@ -8,7 +8,7 @@ use exhibit_fixtures::sqlite_tools as common;
 use exhibit_artifacts_android::{Android, exhibit_static_descriptor};
 use exhibit_fixtures::{CALLLOG_PATH, CONTACTS2_PATH, MMSSMS_PATH};
 use exhibit_plugin_sdk::Status;
-use exhibit_plugin_sdk::testing::{MemoryHost, mutations, run_decoder_safe};
+use exhibit_plugin_sdk::testing::{decode_both_ways, mutations};
 
 const ADB_SMS_BACKUP: &str = "apps/com.android.providers.telephony/d_f/000000_sms_backup";
 const ADB_MMS_BACKUP: &str = "apps/com.android.providers.telephony/d_f/000001_mms_backup";
@@ -16,19 +16,9 @@ const ADB_MMS_BACKUP: &str = "apps/com.android.providers.telephony/d_f/000001_mm
 /// Decodes `data` at `path` (with optional companions) both ways and
 /// requires identical transcripts; returns the status and record count.
 fn both_ways(path: &str, data: &[u8], companions: &[(&str, &[u8])]) -> (Status, usize) {
-    let host = || {
-        companions.iter().fold(
-            MemoryHost::input(path, data.to_vec()),
-            |host, (suffix, bytes)| host.with_companion(suffix, bytes.to_vec()),
-        )
-    };
-    let (direct, via_abi) = (host(), host());
-    let s1 = run_decoder_safe::<Android>(&direct);
-    let s2 = exhibit_static_descriptor().run(&via_abi);
-    assert_eq!(s1, s2, "{path}");
-    let (t1, t2) = (direct.take_transcript(), via_abi.take_transcript());
-    assert_eq!(t1.to_jsonl(), t2.to_jsonl(), "{path}");
-    (s1, t1.records.len())
+    let (status, transcript) =
+        decode_both_ways::<Android>(exhibit_static_descriptor(), path, data, companions);
+    (status, transcript.records.len())
 }
 
 #[test]

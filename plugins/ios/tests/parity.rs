@@ -7,7 +7,7 @@ use exhibit_fixtures::sqlite_tools as common;
 
 use exhibit_artifacts_ios::{Ios, exhibit_static_descriptor};
 use exhibit_plugin_sdk::Status;
-use exhibit_plugin_sdk::testing::{MemoryHost, mutations, run_decoder_safe};
+use exhibit_plugin_sdk::testing::{decode_both_ways, mutations};
 
 const SMS_PATH: &str = "HomeDomain/Library/SMS/sms.db";
 const AB_PATH: &str = "HomeDomain/Library/AddressBook/AddressBook.sqlitedb";
@@ -16,19 +16,9 @@ const CALLS_PATH: &str = "HomeDomain/Library/CallHistoryDB/CallHistory.storedata
 /// Decodes `data` at `path` (with optional companions) both ways and
 /// requires identical transcripts; returns the status and record count.
 fn both_ways(path: &str, data: &[u8], companions: &[(&str, &[u8])]) -> (Status, usize) {
-    let host = || {
-        companions.iter().fold(
-            MemoryHost::input(path, data.to_vec()),
-            |host, (suffix, bytes)| host.with_companion(suffix, bytes.to_vec()),
-        )
-    };
-    let (direct, via_abi) = (host(), host());
-    let s1 = run_decoder_safe::<Ios>(&direct);
-    let s2 = exhibit_static_descriptor().run(&via_abi);
-    assert_eq!(s1, s2, "{path}");
-    let (t1, t2) = (direct.take_transcript(), via_abi.take_transcript());
-    assert_eq!(t1.to_jsonl(), t2.to_jsonl(), "{path}");
-    (s1, t1.records.len())
+    let (status, transcript) =
+        decode_both_ways::<Ios>(exhibit_static_descriptor(), path, data, companions);
+    (status, transcript.records.len())
 }
 
 #[test]

@@ -246,6 +246,35 @@ pub fn decode_file<D: ArtifactDecoder>(path: &str, data: Vec<u8>) -> (Status, Tr
     (status, host.take_transcript())
 }
 
+/// Parity check for decoder `D`: decodes the file `data` at case path `path`
+/// (with `(suffix, bytes)` companions such as `-wal`) through the safe trait
+/// and through `descriptor` (the C boundary), panics unless both give the
+/// same status and the same transcript, and returns them.
+pub fn decode_both_ways<D: ArtifactDecoder>(
+    descriptor: &crate::export::StaticDescriptor,
+    path: &str,
+    data: &[u8],
+    companions: &[(&str, &[u8])],
+) -> (Status, Transcript) {
+    let host = || {
+        companions.iter().fold(
+            MemoryHost::input(path, data.to_vec()),
+            |host, (suffix, bytes)| host.with_companion(suffix, bytes.to_vec()),
+        )
+    };
+    let (direct, via_abi) = (host(), host());
+    let s1 = run_decoder_safe::<D>(&direct);
+    let s2 = descriptor.run(&via_abi);
+    assert_eq!(s1, s2, "{path}: status differs across the C boundary");
+    let (t1, t2) = (direct.take_transcript(), via_abi.take_transcript());
+    assert_eq!(
+        t1.to_jsonl(),
+        t2.to_jsonl(),
+        "{path}: transcript differs across the C boundary"
+    );
+    (s1, t1)
+}
+
 /// `count` deterministic damaged copies of `base`, for robustness tests: each
 /// has 1 to `max_flips` bytes overwritten and, one time in four, is also cut
 /// short. The same arguments always give the same copies (xorshift64 with a
