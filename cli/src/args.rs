@@ -67,6 +67,21 @@ pub enum Command {
         /// Password for an encrypted database (else $EXHIBIT_PASSWORD, else a prompt).
         #[arg(long, value_name = "PASSWORD")]
         password: Option<String>,
+        #[command(flatten)]
+        isolation: IsolationArgs,
+    },
+    /// Internal: the child process that runs one isolated plugin.
+    #[command(name = "plugin-host", hide = true)]
+    PluginHost {
+        /// The plugin library.
+        #[arg(long, value_name = "FILE")]
+        library: PathBuf,
+        /// Its SHA-256 as the parent loaded it.
+        #[arg(long, value_name = "HEX")]
+        sha256: String,
+        /// Address-space limit in bytes.
+        #[arg(long, value_name = "BYTES")]
+        memory: Option<u64>,
     },
     /// Print a case's decoded records (messages, contacts, calls), newest first.
     Artifacts {
@@ -151,6 +166,33 @@ pub struct ExtractArgs {
     /// Do not run the artifact decoders after extracting (`exhibit decode` runs them later).
     #[arg(long = "no-decode")]
     pub no_decode: bool,
+    #[command(flatten)]
+    pub isolation: IsolationArgs,
+}
+
+/// How plugins are kept apart from the run: by default each artifact decoder
+/// runs in a child process of its own, the format plugin in this one.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IsolationArgs {
+    /// Run the format plugin in a child process too, so a crash, hang or
+    /// runaway memory ends only that process (setting `isolate = true`).
+    #[arg(long, conflicts_with = "no_isolate")]
+    pub isolate: bool,
+    /// Run every plugin inside this process (to debug a plugin; a crashing
+    /// plugin then ends the run).
+    #[arg(long = "no-isolate")]
+    pub no_isolate: bool,
+    /// Address-space limit of each plugin process, e.g. 2G.
+    #[arg(long = "plugin-memory", value_name = "SIZE", value_parser = parse_size, conflicts_with = "no_isolate")]
+    pub plugin_memory: Option<u64>,
+    /// Seconds one plugin run may take (a format plugin over the evidence,
+    /// a decoder over one file) before it is stopped.
+    #[arg(
+        long = "plugin-timeout",
+        value_name = "SECONDS",
+        conflicts_with = "no_isolate"
+    )]
+    pub plugin_timeout: Option<u64>,
 }
 
 /// Parses `1234`, `512K`, `256M`, `2G`, `1T` (binary multiples).

@@ -155,6 +155,7 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
             .unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
         password: Some(Arc::new(password)),
         decode: !x.no_decode,
+        isolation: cfg.isolation(&x.isolation)?,
     };
     let host = load_plugins(cfg);
     let summary = extract(&host, &opts, &progress);
@@ -227,6 +228,7 @@ pub fn decode_cmd(
     case: &Path,
     examiner: Option<&str>,
     password: Option<String>,
+    isolation: &crate::args::IsolationArgs,
 ) -> Result<Exit> {
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -238,6 +240,7 @@ pub fn decode_cmd(
         hashes: vec![exhibit_core::HashAlgorithm::Sha256],
         cancel,
         password: Some(Arc::new(CliPassword::new(password, progress.bar()))),
+        isolation: cfg.isolation(isolation)?,
     };
     let host = load_plugins(cfg);
     let examiner = examiner.or(cfg.settings.examiner.as_deref());

@@ -2,7 +2,7 @@
 //! configuration: flags override settings, and the merged values are what
 //! the custody log records.
 
-use crate::args::{Args, ExtractArgs};
+use crate::args::{Args, ExtractArgs, IsolationArgs};
 use anyhow::{Result, bail};
 use exhibit_core::{HashAlgorithm, Settings, plugin_dirs, settings};
 use std::path::PathBuf;
@@ -48,6 +48,40 @@ impl Config {
         Ok(HashAlgorithm::parse_list(&list)?)
     }
 
+    /// Which plugins run in a child process, and its limits: flags, else the
+    /// settings; by default every decoder is isolated and the format plugin
+    /// is not.
+    pub fn isolation(&self, a: &IsolationArgs) -> Result<Option<exhibit_core::Isolation>> {
+        let s = &self.settings;
+        let everything = match (a.isolate, a.no_isolate, s.isolate) {
+            (true, _, _) => Some(true),
+            (_, true, _) => Some(false),
+            (false, false, configured) => configured,
+        };
+        if everything == Some(false) {
+            return Ok(None);
+        }
+        let memory = match (a.plugin_memory, &s.plugin_memory) {
+            (Some(m), _) => Some(m),
+            (None, Some(text)) => Some(
+                crate::args::parse_size(text)
+                    .map_err(|e| anyhow::anyhow!("settings: plugin_memory: {e}"))?,
+            ),
+            (None, None) => None,
+        };
+        let timeout = a.plugin_timeout.or(s.plugin_timeout);
+        if timeout == Some(0) {
+            bail!("--plugin-timeout must be at least 1 second");
+        }
+        Ok(Some(exhibit_core::Isolation {
+            program: std::env::current_exe()?,
+            formats: everything == Some(true),
+            decoders: true,
+            memory,
+            timeout: timeout.map(std::time::Duration::from_secs),
+        }))
+    }
+
     /// The values in force, for the custody log.
     pub fn in_force(&self, x: &ExtractArgs, hashes: &[HashAlgorithm]) -> serde_json::Value {
         serde_json::json!({
@@ -60,6 +94,7 @@ impl Config {
             "rehash_evidence": x.rehash_evidence,
             "threads": x.threads,
             "min_free": x.min_free.unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
+            "isolation": self.isolation(&x.isolation).ok().flatten(),
         })
     }
 }

@@ -28,6 +28,17 @@ fn main() -> ExitCode {
             return exit.into();
         }
     };
+    if let Command::PluginHost {
+        library,
+        sha256,
+        memory,
+    } = &args.command
+    {
+        // A child of an extraction: no settings file, no terminal output of
+        // its own; its exit code means something only to the parent.
+        let code = exhibit_core::isolate::serve_child(library, sha256, *memory);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     init_tracing(args.verbose, args.quiet);
     match run(&args) {
         Ok(exit) => exit.into(),
@@ -53,7 +64,16 @@ fn run(args: &Args) -> anyhow::Result<Exit> {
             case,
             examiner,
             password,
-        } => commands::decode_cmd(args, &cfg, case, examiner.as_deref(), password.clone()),
+            isolation,
+        } => commands::decode_cmd(
+            args,
+            &cfg,
+            case,
+            examiner.as_deref(),
+            password.clone(),
+            isolation,
+        ),
+        Command::PluginHost { .. } => unreachable!("handled before the configuration is read"),
         Command::Artifacts { case, kind } => records::artifacts_cmd(args, case, *kind),
     }
 }

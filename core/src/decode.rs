@@ -56,6 +56,8 @@ pub struct DecodeOptions {
     pub cancel: Arc<AtomicBool>,
     /// Passwords for encrypted inputs (an app's encrypted database).
     pub password: Option<Arc<dyn PasswordSource>>,
+    /// Which plugins run in a child process of their own, and its limits.
+    pub isolation: Option<crate::isolate::Isolation>,
 }
 
 /// What a decoding run did.
@@ -246,7 +248,17 @@ pub(crate) fn decode_case(
             );
             Status::IO
         } else {
-            decoder.plugin.run(&host)
+            match opts.isolation.as_ref().filter(|i| i.decoders) {
+                Some(iso) => {
+                    let ended =
+                        crate::isolate::run(iso, decoder.plugin, &host, &opts.cancel, &input.path);
+                    if let Some(failure) = ended.failure {
+                        host.problem(level::ERROR, failure, None);
+                    }
+                    ended.status
+                }
+                None => decoder.plugin.run(&host),
+            }
         };
         let emitted = host.finish();
         for (kind, n) in &emitted.records {

@@ -63,6 +63,8 @@ pub struct ExtractOptions {
     pub password: Option<Arc<dyn PasswordSource>>,
     /// Run the artifact decoders over the extracted files afterwards.
     pub decode: bool,
+    /// Which plugins run in a child process of their own, and its limits.
+    pub isolation: Option<crate::isolate::Isolation>,
 }
 
 /// Where a password for encrypted evidence comes from. The core asks only
@@ -542,6 +544,7 @@ impl Run {
             min_free: opts.min_free,
             cancel: opts.cancel.clone(),
             password: opts.password.clone(),
+            isolation: opts.isolation.as_ref(),
         };
         let host = ExtractHost::new(self, &setup, observer)?;
         let plugin_started = Instant::now();
@@ -627,6 +630,7 @@ impl Run {
                 hashes: opts.hashes.clone(),
                 cancel: opts.cancel.clone(),
                 password: opts.password.clone(),
+                isolation: opts.isolation.clone(),
             };
             Some(crate::decode::decode_case(
                 self,

@@ -61,6 +61,8 @@ pub(crate) struct HostSetup<'a> {
     pub min_free: u64,
     pub cancel: Arc<AtomicBool>,
     pub password: Option<Arc<dyn crate::extract::PasswordSource>>,
+    /// Run the plugin in a child process with these limits.
+    pub isolation: Option<&'a crate::isolate::Isolation>,
 }
 
 /// Chunks of file data queued to the file-hashing thread.
@@ -168,6 +170,7 @@ pub(crate) struct ExtractHost<'r> {
     min_free: u64,
     out_of_space: AtomicBool,
     password: Option<Arc<dyn crate::extract::PasswordSource>>,
+    isolation: Option<crate::isolate::Isolation>,
     /// The file-hashing thread's queue (sequential plugins only), its
     /// receiving end until the thread starts, and spare buffers coming back.
     file_jobs: Mutex<Option<SyncSender<FileJob>>>,
@@ -245,6 +248,7 @@ impl<'r> ExtractHost<'r> {
             min_free: setup.min_free,
             out_of_space: AtomicBool::new(false),
             password: setup.password.clone(),
+            isolation: setup.isolation.filter(|i| i.formats).cloned(),
             file_jobs: Mutex::new(file_jobs),
             file_job_rx: Mutex::new(file_job_rx),
             spare: Mutex::new(spare),
@@ -266,19 +270,37 @@ impl<'r> ExtractHost<'r> {
                     lock(&self.file_jobs).take();
                 }
             }
-            let status = plugin.run(self);
+            let (status, unfinished_note): (Status, &[u8]) = match &self.isolation {
+                Some(iso) => {
+                    let input = String::from_utf8_lossy(&self.info.name).into_owned();
+                    let ended = crate::isolate::run(iso, plugin, self, &self.cancel, &input);
+                    if let Some(failure) = &ended.failure {
+                        self.log(
+                            level::ERROR,
+                            ended.status,
+                            abi::NO_OFFSET,
+                            failure.as_bytes(),
+                        );
+                    }
+                    let note: &[u8] = if ended.failure.is_some() {
+                        b"the plugin's process ended before this entry was complete"
+                    } else {
+                        b"the plugin returned without ending this entry"
+                    };
+                    (ended.status, note)
+                }
+                None => (
+                    plugin.run(self),
+                    b"the plugin returned without ending this entry",
+                ),
+            };
             let open: Vec<(u64, Arc<Mutex<Output>>)> = lock(&self.outputs).drain().collect();
             for (handle, out) in open {
                 let out = match Arc::try_unwrap(out) {
                     Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
                     Err(_) => continue,
                 };
-                self.finish_output(
-                    handle,
-                    out,
-                    Status::CORRUPT,
-                    b"the plugin returned without ending this entry",
-                );
+                self.finish_output(handle, out, Status::CORRUPT, unfinished_note);
             }
             // The last sender: the hashing thread ends once its queue is drained.
             lock(&self.file_jobs).take();

@@ -41,6 +41,7 @@ pub mod evidence;
 pub mod extract;
 pub mod hash;
 mod host;
+pub mod isolate;
 pub mod plugin;
 pub mod sanitize;
 pub mod settings;
@@ -56,6 +57,7 @@ pub use extract::{
     decode_existing, extract,
 };
 pub use hash::HashAlgorithm;
+pub use isolate::Isolation;
 pub use plugin::{LoadedPlugin, PluginHost, plugin_dirs};
 pub use settings::Settings;
 pub use verify::{Problem, VerifyReport, verify};

@@ -19,6 +19,13 @@ pub struct Settings {
     pub hash: Option<Vec<String>>,
     /// Folders to load plugins from.
     pub plugins: Option<Vec<PathBuf>>,
+    /// `true`: the format plugin runs in a child process too; `false`: every
+    /// plugin runs in process. Unset: decoders isolated, the format plugin not.
+    pub isolate: Option<bool>,
+    /// Address-space limit of each plugin process, e.g. `"2G"`.
+    pub plugin_memory: Option<String>,
+    /// Seconds one plugin run may take.
+    pub plugin_timeout: Option<u64>,
 }
 
 /// Why the settings file could not be used.

@@ -11,6 +11,7 @@ mod decode;
 mod folder;
 mod hostile;
 mod ios_backup;
+mod isolation;
 mod plugins;
 mod space;
 mod tar;

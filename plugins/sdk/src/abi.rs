@@ -74,6 +74,13 @@ impl Status {
     pub const NO_PASSWORD: Status = Status(8);
     /// The input is encrypted and the password given does not open it.
     pub const WRONG_PASSWORD: Status = Status(9);
+    /// Host only, never returned by a plugin: the plugin's isolated process
+    /// died (a signal, an abort, an unexpected exit).
+    pub const CRASHED: Status = Status(10);
+    /// Host only: the plugin ran past its time limit and was stopped.
+    pub const TIMED_OUT: Status = Status(11);
+    /// Host only: the plugin's isolated process exceeded its memory limit.
+    pub const OUT_OF_MEMORY: Status = Status(12);
 
     /// Lowercase name for messages; `"status N"` for a value this side does not know.
     pub fn name(self) -> std::borrow::Cow<'static, str> {
@@ -88,6 +95,9 @@ impl Status {
             Status::INVALID => "invalid call",
             Status::NO_PASSWORD => "no password",
             Status::WRONG_PASSWORD => "wrong password",
+            Status::CRASHED => "crashed",
+            Status::TIMED_OUT => "timed out",
+            Status::OUT_OF_MEMORY => "out of memory",
             Status(n) => return format!("status {n}").into(),
         };
         known.into()

@@ -96,9 +96,14 @@ impl FormatPlugin for Misbehave {
 /// A real SIGSEGV without `unsafe`: the process signals itself.
 fn segfault() -> ! {
     let pid = std::process::id().to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-SEGV", &pid])
-        .status();
+    // Twice: the Rust runtime's own SIGSEGV handler (stack-overflow
+    // detection) swallows the first one, which it finds is no fault, and
+    // restores the default action for the second.
+    for _ in 0..2 {
+        let _ = std::process::Command::new("kill")
+            .args(["-SEGV", &pid])
+            .status();
+    }
     std::thread::sleep(Duration::from_secs(10));
     std::process::abort()
 }

@@ -33,9 +33,12 @@ impl ArtifactDecoder for Misdecoder {
         match mode.as_str() {
             "segfault" => {
                 let pid = std::process::id().to_string();
-                let _ = std::process::Command::new("kill")
-                    .args(["-SEGV", &pid])
-                    .status();
+                // Twice: the Rust runtime's SIGSEGV handler swallows the first.
+                for _ in 0..2 {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-SEGV", &pid])
+                        .status();
+                }
                 std::thread::sleep(Duration::from_secs(10));
                 std::process::abort()
             }
