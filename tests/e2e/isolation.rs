@@ -303,16 +303,21 @@ fn an_isolated_folder_plugin_reads_the_evidence_through_the_parent() {
     ]);
     let [isolated, in_process] = extract_twice(&w, &evidence, &plugins, fx::IOS_PASSWORD);
     assert_eq!(case_outcome(&isolated), case_outcome(&in_process));
-    let sources = |case: &Path| -> Vec<Value> {
+    // Keyed by case path: the plugin delivers from several threads, so the
+    // log's order differs between runs.
+    let sources = |case: &Path| -> BTreeMap<String, Value> {
         actions(&log(case), "file_extracted")
             .iter()
-            .map(|e| e["details"]["source"].clone())
+            .map(|e| {
+                let d = &e["details"];
+                (d["path"].as_str().unwrap().to_owned(), d["source"].clone())
+            })
             .collect()
     };
     let isolated_sources = sources(&isolated);
     assert!(
         isolated_sources
-            .iter()
+            .values()
             .all(|s| s["hashes"]["sha256"].is_string())
     );
     assert_eq!(isolated_sources, sources(&in_process));
