@@ -26,6 +26,7 @@
 //!     min_free: exhibit_core::extract::DEFAULT_MIN_FREE,
 //!     password: None,
 //!     decode: true,
+//!     isolation: None,
 //! };
 //! let summary = extract(&plugins, &opts, &Silent)?;
 //! println!("{} files, chain {}", summary.files, summary.chain_hash);
