@@ -31,6 +31,8 @@ pub struct Args {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the plugins found, and the libraries refused with the reason.
@@ -126,10 +128,28 @@ impl RecordKind {
 #[derive(Debug, clap::Args)]
 pub struct ExtractArgs {
     /// The dump: a file (tar, …) or a folder (an unpacked extraction).
-    pub evidence: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub evidence: Option<PathBuf>,
     /// Case folder to create; must not exist or be empty.
-    #[arg(long, value_name = "DIR")]
-    pub case: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+    pub case: Option<PathBuf>,
+    /// Continue the unfinished (interrupted or killed) extraction in CASE:
+    /// the evidence, plugin, digests and settings come from its custody
+    /// log; files already extracted intact are checked, not rewritten.
+    #[arg(
+        long,
+        value_name = "CASE",
+        conflicts_with_all = [
+            "evidence", "case", "agency", "case_number", "format", "hash",
+            "evidence_sha256", "rehash_evidence", "threads", "min_free", "no_decode",
+        ]
+    )]
+    pub resume: Option<PathBuf>,
+    /// After the run, write the final chain hash (with the case, the
+    /// evidence and the time) to FILE, which must be outside the case
+    /// folder and not exist yet.
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
     /// Examiner's name, for the custody log.
     #[arg(long, value_name = "NAME")]
     pub examiner: Option<String>,
@@ -222,10 +242,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success: everything extracted / verified, no warnings or errors
-  1    failure: the command could not do its job, or verify found a problem
+  1    failure: the command could not do its job (the evidence changed during
+       the run, among others), or verify found a problem
   2    completed with errors: extraction finished but recorded warnings or errors
+  3    verify: the run is incomplete (interrupted or killed) and everything it
+       recorded is intact; `exhibit extract --resume CASE` continues it
   64   usage error
-  130  interrupted (Ctrl-C)";
+  130  interrupted (Ctrl-C, SIGTERM): the custody log says so";
 
 #[cfg(test)]
 mod tests {
@@ -244,6 +267,24 @@ mod tests {
         assert_eq!(parse_size("1234"), Ok(1234));
         assert!(parse_size("12X").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn resume_takes_its_settings_from_the_case_not_from_flags() {
+        let ok = Args::try_parse_from(["exhibit", "extract", "--resume", "c", "--receipt", "r"]);
+        let Command::Extract(x) = ok.unwrap().command else {
+            panic!("not extract")
+        };
+        assert_eq!(
+            (x.resume, x.receipt, x.evidence),
+            (Some(PathBuf::from("c")), Some(PathBuf::from("r")), None)
+        );
+        for flag in [["--hash", "md5"], ["--format", "tar"], ["--case", "d"]] {
+            let mut argv = vec!["exhibit", "extract", "--resume", "c"];
+            argv.extend(flag);
+            assert!(Args::try_parse_from(argv).is_err(), "{flag:?}");
+        }
+        assert!(Args::try_parse_from(["exhibit", "extract", "e.tar"]).is_err());
     }
 
     #[test]
@@ -269,7 +310,7 @@ mod tests {
         let Command::Extract(x) = args.command else {
             panic!("not extract")
         };
-        assert_eq!(x.case, PathBuf::from("c"));
+        assert_eq!(x.case, Some(PathBuf::from("c")));
         assert_eq!(x.hash.as_deref(), Some("md5,sha1"));
         assert_eq!(args.plugins, vec![PathBuf::from("p")]);
     }

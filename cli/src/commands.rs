@@ -4,7 +4,7 @@
 use crate::args::{Args, ExtractArgs};
 use crate::config::{self, Config};
 use crate::outln;
-use crate::output::{Exit, emit, emit_begin, term};
+use crate::output::{Exit, emit, emit_begin, term, term_path};
 use crate::password::CliPassword;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
@@ -36,11 +36,7 @@ pub fn plugins(args: &Args, cfg: &Config) -> Result<Exit> {
             )?;
         }
     } else {
-        let dirs: Vec<String> = host
-            .searched()
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect();
+        let dirs: Vec<String> = host.searched().iter().map(|d| term_path(d)).collect();
         outln!("plugin folders: {}", dirs.join(", "))?;
         if host.plugins().is_empty() {
             outln!("no plugins loaded")?;
@@ -58,7 +54,7 @@ pub fn plugins(args: &Args, cfg: &Config) -> Result<Exit> {
                 kind,
                 i.description
             )?;
-            outln!("{:<15} {} sha256 {}", "", i.path.display(), i.sha256)?;
+            outln!("{:<15} {} sha256 {}", "", term_path(&i.path), i.sha256)?;
             if !i.paths.is_empty() {
                 outln!(
                     "{:<15} decodes {} into {}",
@@ -69,7 +65,7 @@ pub fn plugins(args: &Args, cfg: &Config) -> Result<Exit> {
             }
         }
         for r in host.refused() {
-            eprintln!("exhibit: {r}");
+            eprintln!("exhibit: {}", term(&r.to_string()));
         }
     }
     Ok(if host.refused().is_empty() {
@@ -126,41 +122,93 @@ pub fn identify(args: &Args, cfg: &Config, evidence: &Path) -> Result<Exit> {
 
 /// `exhibit extract EVIDENCE --case DIR …`
 pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
-    let hashes = cfg.hashes(x)?;
+    // With --resume, what the run does comes from the case's log, not from flags.
+    let plan = match &x.resume {
+        Some(case) => Some(exhibit_core::resume::plan(case)?),
+        None => None,
+    };
+    let (evidence, case_dir) = match (&plan, &x.evidence, &x.case) {
+        (Some(p), _, _) => (p.evidence.clone(), p.case_dir.clone()),
+        (None, Some(evidence), Some(case)) => (evidence.clone(), case.clone()),
+        _ => anyhow::bail!("extract needs EVIDENCE and --case DIR, or --resume CASE"),
+    };
+    if let Some(receipt) = &x.receipt {
+        exhibit_core::receipt::check_location(receipt, &case_dir)?;
+    }
+    let hashes = match &plan {
+        Some(p) => p.hashes.clone(),
+        None => cfg.hashes(x)?,
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
-        // A second Ctrl-C is not caught again: the default action ends the
-        // process, and the custody log is still a valid prefix.
-        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
+        let _ = ctrlc::set_handler(move || stop_or_exit(&cancel));
     }
     let progress = Progress::new(args.quiet, args.json);
     let password = CliPassword::new(x.password.clone(), progress.bar());
     let opts = ExtractOptions {
-        evidence: x.evidence.clone(),
-        case_dir: x.case.clone(),
+        evidence,
+        case_dir,
         examiner: x.examiner.clone().or_else(|| cfg.settings.examiner.clone()),
-        agency: x.agency.clone().or_else(|| cfg.settings.agency.clone()),
-        case_number: x.case_number.clone(),
-        format: x.format.clone(),
+        agency: match &plan {
+            Some(p) => p.agency.clone(),
+            None => x.agency.clone().or_else(|| cfg.settings.agency.clone()),
+        },
+        case_number: match &plan {
+            Some(p) => p.case_number.clone(),
+            None => x.case_number.clone(),
+        },
+        format: match &plan {
+            Some(p) => Some(p.plugin.clone()),
+            None => x.format.clone(),
+        },
         hashes: hashes.clone(),
-        evidence_sha256: config::acquisition_hash(x.evidence_sha256.as_deref())?,
-        rehash_evidence: x.rehash_evidence,
+        evidence_sha256: match &plan {
+            Some(p) => p.acquisition_sha256.clone(),
+            None => config::acquisition_hash(x.evidence_sha256.as_deref())?,
+        },
+        rehash_evidence: plan
+            .as_ref()
+            .map_or(x.rehash_evidence, |p| p.rehash_evidence),
         command_line: config::command_line(),
-        settings: cfg.in_force(x, &hashes),
+        settings: match &plan {
+            Some(p) => p.settings.clone(),
+            None => cfg.in_force(x, &hashes),
+        },
         cancel,
-        threads: x.threads.unwrap_or(0),
-        min_free: x
-            .min_free
+        threads: plan.as_ref().map_or(x.threads.unwrap_or(0), |p| p.threads),
+        min_free: plan
+            .as_ref()
+            .and_then(|p| p.min_free)
+            .or(x.min_free)
             .unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
         password: Some(Arc::new(password)),
-        decode: !x.no_decode,
+        decode: plan.as_ref().map_or(!x.no_decode, |p| p.decode),
         isolation: cfg.isolation(&x.isolation)?,
     };
     let host = load_plugins(cfg);
-    let summary = extract(&host, &opts, &progress);
+    let summary = match &plan {
+        Some(p) => exhibit_core::resume::resume(&host, &opts, p, &progress),
+        None => extract(&host, &opts, &progress),
+    };
     progress.finish();
     let summary = summary?;
+    if !summary.evidence_changes.is_empty() {
+        // Loud even under --quiet: the extraction cannot be relied on.
+        eprintln!(
+            "exhibit: THE EVIDENCE {} CHANGED DURING THE RUN: {}; the extraction cannot be relied on (see `exhibit log`)",
+            term(&opts.evidence.to_string_lossy()),
+            term(&summary.evidence_changes.join("; "))
+        );
+    }
+    let receipt = match &x.receipt {
+        Some(path) => {
+            exhibit_core::receipt::Receipt::of(&summary, &opts.evidence)
+                .write(path, &summary.case_dir)?;
+            Some(path)
+        }
+        None => None,
+    };
     let exit = match summary.outcome {
         Outcome::Clean => Exit::Success,
         Outcome::CompletedWithErrors => Exit::CompletedWithErrors,
@@ -170,6 +218,9 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
     if args.json {
         emit_begin("extract")?;
         emit("summary", &summary)?;
+        if let Some(path) = receipt {
+            emit("receipt", &json!({"path": path}))?;
+        }
     } else {
         let outcome = match summary.outcome {
             Outcome::Clean => "complete",
@@ -177,13 +228,20 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
             Outcome::Failed => "FAILED (see `exhibit log`)",
             Outcome::Interrupted => "INTERRUPTED",
         };
-        outln!("extraction {outcome}")?;
-        outln!("  case        {}", summary.case_dir.display())?;
+        let resumed = if summary.resumed { " (resumed)" } else { "" };
+        outln!("extraction{resumed} {outcome}")?;
+        outln!("  case        {}", term_path(&summary.case_dir))?;
         outln!(
             "  plugin      {}",
             summary.plugin.as_deref().unwrap_or("none")
         )?;
         outln!("  files       {} ({} bytes)", summary.files, summary.bytes)?;
+        if summary.resumed {
+            outln!(
+                "  confirmed   {} files of the earlier run delivered again and identical, not rewritten",
+                summary.files_confirmed
+            )?;
+        }
         outln!(
             "  other       {} directories, links and special entries recorded",
             summary.entries_recorded
@@ -193,17 +251,43 @@ pub fn extract_cmd(args: &Args, cfg: &Config, x: &ExtractArgs) -> Result<Exit> {
         if let Some(sha) = &summary.evidence_sha256 {
             outln!("  evidence    sha256 {sha}")?;
         }
+        if !summary.evidence_changes.is_empty() {
+            outln!(
+                "  evidence    CHANGED during the run: {}",
+                term(&summary.evidence_changes.join("; "))
+            )?;
+        }
         if let Some(decoded) = &summary.decoded {
             outln!("  records     {}", records_line(decoded))?;
         }
         outln!("  time        {:.2} s", summary.duration.as_secs_f64())?;
         outln!("  chain hash  {}", summary.chain_hash)?;
+        if let Some(path) = receipt {
+            outln!("  receipt     {} (written)", term_path(path))?;
+        }
         outln!(
             "keep the chain hash: `exhibit verify {} --expect <chain hash>` proves the log unchanged",
-            summary.case_dir.display()
+            term_path(&summary.case_dir)
         )?;
+        if summary.outcome == Outcome::Interrupted {
+            outln!(
+                "continue it with: exhibit extract --resume {}",
+                term_path(&summary.case_dir)
+            )?;
+        }
     }
     Ok(exit)
+}
+
+/// The Ctrl-C / SIGTERM handler: the first asks the run to stop cleanly; a
+/// second, for a plugin that does not stop, ends the process at once. The
+/// custody log is then a valid prefix, as after `kill -9`, which
+/// `exhibit extract --resume` continues.
+fn stop_or_exit(cancel: &AtomicBool) {
+    if cancel.swap(true, Ordering::SeqCst) {
+        eprintln!("exhibit: stopped at once by a second interrupt; the custody log ends here");
+        std::process::exit(Exit::Interrupted as i32);
+    }
 }
 
 fn records_line(d: &exhibit_core::DecodeTally) -> String {
@@ -233,7 +317,7 @@ pub fn decode_cmd(
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
-        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
+        let _ = ctrlc::set_handler(move || stop_or_exit(&cancel));
     }
     let progress = Progress::new(args.quiet, args.json);
     let opts = exhibit_core::DecodeOptions {
@@ -274,7 +358,7 @@ pub fn decode_cmd(
                 Outcome::Interrupted => "INTERRUPTED",
             }
         )?;
-        outln!("  case        {}", summary.case_dir.display())?;
+        outln!("  case        {}", term_path(&summary.case_dir))?;
         outln!("  records     {}", records_line(&summary.decoded))?;
         outln!("  warnings    {}", summary.warnings)?;
         outln!("  errors      {}", summary.errors)?;
@@ -301,6 +385,10 @@ pub fn verify_cmd(args: &Args, case: &Path, expect: Option<&str>) -> Result<Exit
                 "files_checked": report.files_checked,
                 "files_intact": report.files_intact,
                 "complete": report.complete,
+                "interrupted": report.interrupted,
+                "only_incomplete": report.only_incomplete(),
+                "intact_files": report.intact_files,
+                "partial_files": report.partial_files,
                 "chain_hash": report.chain_hash,
                 "problems": report.problems.len(),
             }),
@@ -308,6 +396,20 @@ pub fn verify_cmd(args: &Args, case: &Path, expect: Option<&str>) -> Result<Exit
     } else {
         for p in &report.problems {
             outln!("FAIL  {}", term(&p.to_string()))?;
+        }
+        if !report.complete || report.interrupted {
+            // What an unfinished run did get right, file by file.
+            outln!(
+                "INCOMPLETE RUN: {} files extracted whole and intact, {} partial",
+                report.intact_files.len(),
+                report.partial_files.len()
+            )?;
+            for path in &report.intact_files {
+                outln!("  intact   {}", term(path))?;
+            }
+            for path in &report.partial_files {
+                outln!("  partial  {}", term(path))?;
+            }
         }
         outln!(
             "{} log entries, {} of {} files intact, chain hash {}",
@@ -318,12 +420,28 @@ pub fn verify_cmd(args: &Args, case: &Path, expect: Option<&str>) -> Result<Exit
         )?;
         if report.ok() {
             outln!("verified: every file and every log entry is as recorded")?;
+        } else if report.only_incomplete() {
+            // An interrupted decoding is finished by decoding again.
+            let decoding = report.problems.iter().any(|p| {
+                matches!(p, exhibit_core::Problem::Interrupted { during, .. } if during == "decoding")
+            });
+            let next = if decoding {
+                "exhibit decode"
+            } else {
+                "exhibit extract --resume"
+            };
+            outln!(
+                "NOT VERIFIED: the run is incomplete, and everything it recorded is intact; continue it with `{next} {}`",
+                term_path(case)
+            )?;
         } else {
             outln!("NOT VERIFIED: {} problems", report.problems.len())?;
         }
     }
     Ok(if report.ok() {
         Exit::Success
+    } else if report.only_incomplete() {
+        Exit::Incomplete
     } else {
         Exit::Failure
     })
@@ -356,7 +474,7 @@ pub fn log_cmd(args: &Args, case: &Path) -> Result<Exit> {
     }
     if !args.json {
         outln!("chain hash {}", last_hash.as_deref().unwrap_or("none"))?;
-        outln!("re-check with: exhibit verify {}", case.display())?;
+        outln!("re-check with: exhibit verify {}", term_path(case))?;
     }
     Ok(Exit::Success)
 }
@@ -502,6 +620,32 @@ fn describe(action: &str, d: &Value) -> String {
             d["bytes"],
             d["warnings"],
             d["errors"]
+        ),
+        a::RUN_INTERRUPTED => format!(
+            "run INTERRUPTED during {}: {} entries in progress, evidence read to byte {} of {}",
+            s(d, "during"),
+            d["in_progress"].as_array().map_or(0, Vec::len),
+            d["evidence_read"]["bytes"],
+            d["evidence_read"]["size"]
+        ),
+        a::RUN_RESUMED => format!(
+            "run resumed by {} with exhibit {} on {}: {} files logged ({} complete){}",
+            s(d, "examiner"),
+            s(d, "tool_version"),
+            s(d, "host"),
+            d["files_logged"],
+            d["files_logged_complete"],
+            if d["torn_line"].is_object() {
+                format!(", torn log line {} removed", d["torn_line"]["line"])
+            } else {
+                String::new()
+            }
+        ),
+        a::FILE_CONFIRMED => format!(
+            "file {} ({} bytes) delivered again, identical: sha256 {}",
+            s(d, "path"),
+            d["size"],
+            s(&d["hashes"], "sha256")
         ),
         other => format!("{other} {d}"),
     }

@@ -94,6 +94,7 @@ impl Config {
             "rehash_evidence": x.rehash_evidence,
             "threads": x.threads,
             "min_free": x.min_free.unwrap_or(exhibit_core::extract::DEFAULT_MIN_FREE),
+            "decode": !x.no_decode,
             "isolation": self.isolation(&x.isolation).ok().flatten(),
         })
     }

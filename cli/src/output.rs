@@ -14,6 +14,9 @@ pub enum Exit {
     Failure = 1,
     /// Extraction finished but recorded warnings or errors.
     CompletedWithErrors = 2,
+    /// `verify`: the run is incomplete (interrupted or killed) and all it
+    /// recorded is intact, so it can be resumed.
+    Incomplete = 3,
     /// The command line was wrong.
     Usage = 64,
     /// Stopped by Ctrl-C / SIGTERM.
@@ -66,6 +69,12 @@ pub fn term(text: &str) -> Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// A path for a terminal: the examiner's own paths can hold control
+/// characters too (a case folder named with an escape sequence).
+pub fn term_path(path: &std::path::Path) -> String {
+    term(&path.display().to_string()).into_owned()
 }
 
 /// Prints a line on stdout for a person.

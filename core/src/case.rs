@@ -105,6 +105,51 @@ impl CaseFolder {
         Err(too_many(leaf))
     }
 
+    /// For a resumed run: the path of the first variant for `components`
+    /// that holds nothing or a regular file and that `usable` accepts (it
+    /// sees the case-relative path). The parent folders are created as
+    /// [`CaseFolder::create_file`] would; the file itself is not opened.
+    /// Variants are offered in the order `create_file` tries them, so an
+    /// entry delivered in the same order as before lands on the same path.
+    pub fn place_file(
+        &self,
+        components: &[String],
+        mut usable: impl FnMut(&str) -> bool,
+    ) -> io::Result<String> {
+        let (leaf, parents) = match components.split_last() {
+            Some((leaf, parents)) => (leaf.as_str(), parents),
+            None => ("%unnamed", &[][..]),
+        };
+        let (rel, dir) = self.make_dirs(parents)?;
+        for n in 1..=MAX_VARIANTS {
+            let name = variant(leaf, n);
+            match fs::symlink_metadata(dir.join(&name)) {
+                Ok(md) if !md.is_file() => continue,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            let candidate = format!("{rel}/{name}");
+            if usable(&candidate) {
+                return Ok(candidate);
+            }
+        }
+        Err(too_many(leaf))
+    }
+
+    /// Opens the case file `rel` (from [`CaseFolder::place_file`]) to write
+    /// it from the start, creating it if absent and never following a link.
+    pub fn rewrite_file(&self, rel: &str) -> io::Result<File> {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.custom_flags(libc::O_NOFOLLOW);
+        }
+        opts.open(self.root.join(rel))
+    }
+
     /// Creates the directory for the sanitised `components` (variants as for
     /// files) and returns its path relative to the case root.
     pub fn create_dir(&self, components: &[String]) -> io::Result<String> {

@@ -63,6 +63,16 @@ pub mod action {
     pub const DECODING_STARTED: &str = "decoding_started";
     /// An artifact decoder ran over one extracted file; its status and record counts.
     pub const FILE_DECODED: &str = "file_decoded";
+    /// The run was stopped before its end (Ctrl-C, SIGTERM): what was in
+    /// progress and how far the evidence had been read. `run_finished`
+    /// (outcome `interrupted`) follows.
+    pub const RUN_INTERRUPTED: &str = "run_interrupted";
+    /// `exhibit extract --resume` continued an unfinished extraction of
+    /// this case: who, with what, and what it found (a torn last line).
+    pub const RUN_RESUMED: &str = "run_resumed";
+    /// On resume, an entry an earlier run had extracted whole was delivered
+    /// again and hashed to the logged digests; the file was not rewritten.
+    pub const FILE_CONFIRMED: &str = "file_confirmed";
 }
 
 /// What an existing log holds, as counted by [`CustodyLog::open_append`].
@@ -124,7 +134,25 @@ impl CustodyLog {
     /// sequence number and the hash of the line before. Appending to a
     /// broken chain would hide the break, so that is refused.
     pub fn open_append(path: &Path) -> io::Result<(CustodyLog, LogTally)> {
+        let (log, tally, _) = Self::open_checked(path, false)?;
+        Ok((log, tally))
+    }
+
+    /// Like [`CustodyLog::open_append`], for resuming a run that a crash or
+    /// power loss stopped: a last line cut short (no newline) is not part
+    /// of the chain, since no later line vouches for it, so it is removed
+    /// from the file and returned, to be recorded in the next entry.
+    /// Anything else that breaks the chain is still refused.
+    pub fn open_to_resume(path: &Path) -> io::Result<(CustodyLog, LogTally, Option<TornLine>)> {
+        Self::open_checked(path, true)
+    }
+
+    fn open_checked(
+        path: &Path,
+        cut_torn: bool,
+    ) -> io::Result<(CustodyLog, LogTally, Option<TornLine>)> {
         let mut tally = LogTally::default();
+        let mut torn = None;
         let (mut next_seq, mut last_hash) = (0u64, GENESIS.to_owned());
         for line in read_log(path)? {
             let line = line?;
@@ -138,6 +166,10 @@ impl CustodyLog {
                     ),
                 )
             };
+            if !line.terminated && cut_torn {
+                torn = Some(line.line_no);
+                break;
+            }
             let entry = line
                 .entry
                 .map_err(|e| broken(format!("is not a custody entry ({e})")))?;
@@ -157,6 +189,10 @@ impl CustodyLog {
             next_seq += 1;
             last_hash = line.hash;
         }
+        let torn = match torn {
+            Some(line) => Some(cut_torn_line(path, line)?),
+            None => None,
+        };
         let file = OpenOptions::new().append(true).open(path)?;
         let log = CustodyLog {
             file,
@@ -164,7 +200,7 @@ impl CustodyLog {
             next_seq,
             last_hash,
         };
-        Ok((log, tally))
+        Ok((log, tally, torn))
     }
 
     /// Appends one entry and returns its hash.
@@ -209,6 +245,52 @@ impl CustodyLog {
     pub fn sync(&self) -> io::Result<()> {
         self.file.sync_all()
     }
+}
+
+/// The bytes of a last line that a crash cut short, as removed from the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TornLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// SHA-256 of those bytes.
+    pub sha256: String,
+    /// The bytes as text (invalid UTF-8 replaced), so nothing is lost.
+    pub text: String,
+}
+
+/// Removes the unterminated tail of the log (everything after its last
+/// newline) and returns what it held.
+fn cut_torn_line(path: &Path, line: u64) -> io::Result<TornLine> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    // Scan back from the end for the last newline, a chunk at a time.
+    let mut start = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    'scan: while start > 0 {
+        let from = start.saturating_sub(chunk.len() as u64);
+        let n = usize::try_from(start - from).map_err(io::Error::other)?;
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk[..n])?;
+        if let Some(i) = chunk[..n].iter().rposition(|&b| b == b'\n') {
+            start = from + i as u64 + 1;
+            break 'scan;
+        }
+        start = from;
+    }
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(start))?;
+    file.read_to_end(&mut tail)?;
+    file.set_len(start)?;
+    file.sync_all()?;
+    Ok(TornLine {
+        line,
+        bytes: tail.len() as u64,
+        sha256: sha256_hex(&tail),
+        text: String::from_utf8_lossy(&tail).into_owned(),
+    })
 }
 
 /// One line of a log as read back.
@@ -282,5 +364,35 @@ mod tests {
             e0.time
         );
         assert!(e0.time.ends_with('Z'));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_only_when_resuming_and_returned_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let mut log = CustodyLog::create(&path).unwrap();
+        log.append("a", serde_json::json!({})).unwrap();
+        let head = log.append("b", serde_json::json!({})).unwrap().to_owned();
+        drop(log);
+        let torn = b"{\"seq\":2,\"time\":\"2026-";
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(torn).unwrap();
+        drop(f);
+        let err = CustodyLog::open_append(&path).unwrap_err();
+        assert!(err.to_string().contains("line 3 is"), "{err}");
+        let (mut log, tally, cut) = CustodyLog::open_to_resume(&path).unwrap();
+        let cut = cut.unwrap();
+        assert_eq!((cut.line, cut.bytes), (3, torn.len() as u64));
+        assert_eq!(cut.text.as_bytes(), torn);
+        assert_eq!(cut.sha256, sha256_hex(torn));
+        assert_eq!((log.len(), log.chain_hash()), (2, head.as_str()));
+        assert_eq!(tally.last_action.as_deref(), Some("b"));
+        log.append("c", serde_json::json!({})).unwrap();
+        let lines: Vec<LogLine> = read_log(&path).unwrap().map(Result::unwrap).collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.terminated));
+        assert_eq!(lines[2].entry.as_ref().unwrap().prev, head);
+        // A whole log has nothing to cut.
+        assert!(CustodyLog::open_to_resume(&path).unwrap().2.is_none());
     }
 }

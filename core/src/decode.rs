@@ -69,6 +69,11 @@ pub struct DecodeTally {
     pub failed: u64,
     /// Records written, by kind.
     pub records: BTreeMap<String, u64>,
+    /// Decoder runs not started because the run was interrupted.
+    pub not_run: u64,
+    /// The decoder run that was stopped by the interruption, if one was
+    /// (`decoder` and `file`).
+    pub interrupted: Option<Value>,
 }
 
 /// An extracted file as the custody log records it.
@@ -208,8 +213,10 @@ pub(crate) fn decode_case(
     };
     let sink = Mutex::new(ArtifactSink::open(case.root(), &opts.hashes, &kinds)?);
     let run = Mutex::new(run);
+    let total_jobs = jobs.len() as u64;
     for (decoder, rel, input) in jobs {
         if opts.cancel.load(Ordering::Relaxed) {
+            tally.not_run = total_jobs - tally.jobs;
             break;
         }
         tally.jobs += 1;
@@ -276,12 +283,16 @@ pub(crate) fn decode_case(
                 "file_complete": input.complete,
                 "input_checked": emitted.checked,
                 "status": status.name(),
+                "isolated": opts.isolation.as_ref().is_some_and(|i| i.decoders),
                 "records": emitted.records,
                 "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             }),
         )?;
         if status != Status::OK {
             tally.failed += 1;
+            if status == Status::CANCELLED || opts.cancel.load(Ordering::Relaxed) {
+                tally.interrupted = Some(json!({"decoder": info.name, "file": input.path}));
+            }
             if status != Status::CANCELLED {
                 run.error(
                     format!(
@@ -742,9 +753,13 @@ impl HostServices for DecodeHost<'_, '_> {
         Status::OK
     }
 
-    fn log(&self, lvl: u32, _status: Status, offset: u64, msg: &[u8]) {
+    fn log(&self, lvl: u32, status: Status, offset: u64, msg: &[u8]) {
         let message = String::from_utf8_lossy(msg).into_owned();
         match lvl {
+            // Stopped as asked: run_interrupted records it.
+            _ if status == Status::CANCELLED && self.cancel.load(Ordering::Relaxed) => {
+                tracing::info!(decoder = %self.name(), "{message}");
+            }
             level::DEBUG => tracing::debug!(decoder = %self.name(), "{message}"),
             level::INFO => tracing::info!(decoder = %self.name(), "{message}"),
             level::FACT => {

@@ -5,9 +5,12 @@
 //! the OS allows it, so not even its access time moves); its bytes are
 //! hashed as they pass to the plugin ([`HashedSource`]), in offset order,
 //! so a format read front to back is read exactly once; bytes the plugin
-//! skips are read by the host to complete the digest. Its size and
-//! modification time (for a folder, a fingerprint of every entry's path,
-//! size and mtime) are taken at open and compared at the end.
+//! skips are read by the host to complete the digest. Its size,
+//! modification time and inode change time (for a folder, a fingerprint of
+//! every entry's path, size, mtime and ctime) are taken at open and compared
+//! when the plugin finishes and at the end. The ctime is there because a
+//! write followed by `touch -d` restores the mtime, but no user can set the
+//! ctime back.
 
 use crate::hash::{Digests, HashAlgorithm, HashThread, MultiHasher};
 use serde_json::json;
@@ -68,6 +71,8 @@ pub enum EvidenceKind {
 struct Fingerprint {
     size: u64,
     mtime: Option<SystemTime>,
+    /// Inode change time (seconds, nanoseconds), where the OS has one.
+    ctime: Option<(i64, i64)>,
     /// For a folder: SHA-256 over every entry's path, type, size and mtime.
     tree: Option<String>,
     files: u64,
@@ -158,6 +163,7 @@ impl Evidence {
             "mtime": time(self.opened.mtime),
             "atime": time(md.as_ref().and_then(|m| m.accessed().ok())),
             "btime": time(md.as_ref().and_then(|m| m.created().ok())),
+            "ctime": self.opened.ctime.map(|c| show_ctime(Some(c))),
         });
         if let Some(tree) = &self.opened.tree {
             details["files"] = json!(self.opened.files);
@@ -194,6 +200,13 @@ impl Evidence {
                 now.mtime.map(crate::time::rfc3339).unwrap_or_default()
             ));
         }
+        if now.ctime != self.opened.ctime {
+            changes.push(format!(
+                "inode change time was {}, now {} (its content, times, permissions or links were changed)",
+                show_ctime(self.opened.ctime),
+                show_ctime(now.ctime)
+            ));
+        }
         if now.tree != self.opened.tree {
             changes.push(format!(
                 "folder contents changed ({} files at open, {} now; an entry's size, time or name differs)",
@@ -210,12 +223,40 @@ impl Evidence {
     }
 }
 
+/// The inode change time of `md`, where the OS keeps one.
+fn ctime(md: &fs::Metadata) -> Option<(i64, i64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((md.ctime(), md.ctime_nsec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = md;
+        None
+    }
+}
+
+fn show_ctime(c: Option<(i64, i64)>) -> String {
+    let Some((secs, nanos)) = c else {
+        return "unknown".to_owned();
+    };
+    let t = u32::try_from(nanos)
+        .ok()
+        .and_then(|n| jiff::Timestamp::new(secs, i32::try_from(n).ok()?).ok());
+    match t {
+        Some(t) => format!("{t:.9}"),
+        None => format!("{secs}.{nanos:09}"),
+    }
+}
+
 fn fingerprint(path: &Path, kind: EvidenceKind) -> io::Result<Fingerprint> {
     let md = fs::metadata(path)?;
     if kind == EvidenceKind::File {
         return Ok(Fingerprint {
             size: md.len(),
             mtime: md.modified().ok(),
+            ctime: ctime(&md),
             tree: None,
             files: 1,
         });
@@ -223,8 +264,19 @@ fn fingerprint(path: &Path, kind: EvidenceKind) -> io::Result<Fingerprint> {
     let mut tree = sha2::Sha256::new();
     let (mut size, mut files) = (0u64, 0u64);
     for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
-        let entry = entry.map_err(io::Error::other)?;
-        let md = entry.metadata().map_err(io::Error::other)?;
+        // A path this system cannot open (longer than PATH_MAX, no
+        // permission) must not refuse the whole folder: it enters the
+        // fingerprint as unreadable, and the plugin's walk reports it.
+        let (entry, md) = match entry.and_then(|e| e.metadata().map(|md| (e, md))) {
+            Ok(found) => found,
+            Err(e) => {
+                let at = e.path().map(|p| p.as_os_str().as_encoded_bytes());
+                tree.update(at.unwrap_or_default());
+                let kind = e.io_error().map(io::Error::kind);
+                tree.update(format!("\0unreadable {kind:?}\n").as_bytes());
+                continue;
+            }
+        };
         if md.is_file() {
             size = size.saturating_add(md.len());
             files += 1;
@@ -235,11 +287,21 @@ fn fingerprint(path: &Path, kind: EvidenceKind) -> io::Result<Fingerprint> {
             .and_then(exhibit_plugin_sdk::system_time)
             .map(|t| (t.secs, t.nanos));
         tree.update(entry.path().as_os_str().as_encoded_bytes());
-        tree.update(format!("\0{:?}\0{}\0{:?}\n", md.file_type(), md.len(), mtime).as_bytes());
+        tree.update(
+            format!(
+                "\0{:?}\0{}\0{:?}\0{:?}\n",
+                md.file_type(),
+                md.len(),
+                mtime,
+                ctime(&md)
+            )
+            .as_bytes(),
+        );
     }
     Ok(Fingerprint {
         size,
         mtime: md.modified().ok(),
+        ctime: ctime(&md),
         tree: Some(hex::encode(tree.finalize())),
         files,
     })
@@ -340,6 +402,16 @@ impl HashedSource {
             self.hashed_upto += n as u64;
         }
         Ok(())
+    }
+
+    /// The digests of the bytes hashed so far (the prefix the plugin read),
+    /// without reading the rest: for a run that was interrupted.
+    pub fn finish_prefix(&mut self) -> io::Result<(Digests, u64)> {
+        let digests = match self.digester.take() {
+            Some(d) => d.finish()?,
+            None => Digests::new(),
+        };
+        Ok((digests, self.hashed_upto))
     }
 
     /// Hashes whatever the plugin did not read, to the end of the file, and

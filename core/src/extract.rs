@@ -7,6 +7,12 @@
 //! run with the evidence's digests, its re-check and the totals. The host
 //! writes every delivered file under its sanitised path while hashing it:
 //! each byte is hashed as it is written, never by reading the file back.
+//!
+//! A stop request (the cancel flag) ends the run cleanly: the entry in
+//! progress is kept as incomplete, `run_interrupted` says what was cut and
+//! how far the evidence was read (the rest is not read just to hash it),
+//! and `run_finished` says `interrupted`. A change of the evidence seen
+//! when the plugin finishes or at the end fails the run.
 
 use crate::case::{CaseError, CaseFolder};
 use crate::custody::{CustodyLog, LOG_FILE, action};
@@ -86,7 +92,8 @@ pub enum Outcome {
     Clean,
     /// The run finished but recorded warnings or errors.
     CompletedWithErrors,
-    /// Nothing or not everything could be extracted (no plugin, plugin failure…).
+    /// Nothing or not everything could be extracted (no plugin, plugin
+    /// failure…), or the evidence changed during the run.
     Failed,
     /// The examiner stopped it.
     Interrupted,
@@ -101,18 +108,27 @@ pub struct ExtractSummary {
     pub plugin: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
-    /// Regular files written.
+    /// Regular files written (by this run, when it resumed a case).
     pub files: u64,
+    /// On resume: files already extracted whole that were delivered again
+    /// and found identical, so not rewritten.
+    pub files_confirmed: u64,
+    /// True when this run continued an earlier one (`--resume`).
+    pub resumed: bool,
     /// Bytes written to them.
     pub bytes: u64,
     /// Directories, links and other entries recorded.
     pub entries_recorded: u64,
-    /// Warning entries in the log.
+    /// Warning entries this run added to the log.
     pub warnings: u64,
-    /// Error entries in the log.
+    /// Error entries this run added to the log.
     pub errors: u64,
-    /// SHA-256 of the evidence (for a folder, of its manifest).
+    /// SHA-256 of the evidence (for a folder, of its manifest); `None` when
+    /// the run was interrupted before reading it all.
     pub evidence_sha256: Option<String>,
+    /// How the evidence changed during the run (size, times, content);
+    /// empty when it did not. Any change makes the outcome `Failed`.
+    pub evidence_changes: Vec<String>,
     /// What the artifact decoders did, when they ran.
     pub decoded: Option<crate::decode::DecodeTally>,
     /// SHA-256 of the log's last line: the anchor to write down.
@@ -216,56 +232,15 @@ pub fn extract(
         path: log_path.clone(),
         source,
     })?;
-    let mut run = Run {
+    let run = Run {
         log,
         counts: Counts::default(),
+        since: Counts::default(),
     };
-    let result = run.extract(plugins, opts, &evidence, &case, observer, started);
-    let custody_err = |source| ExtractError::Custody {
-        path: log_path.clone(),
-        source,
-    };
-    let Ended {
-        plugin,
-        outcome,
-        evidence_sha256,
-        decoded,
-    } = result.map_err(custody_err)?;
-    let c = run.counts;
-    let chain_before = run.log.chain_hash().to_owned();
-    run.log
-        .append(
-            action::RUN_FINISHED,
-            json!({
-                "outcome": outcome,
-                "files": c.files,
-                "bytes": c.bytes,
-                "entries_recorded": c.entries,
-                "warnings": c.warnings,
-                "errors": c.errors,
-                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                "chain_sha256": chain_before,
-            }),
-        )
-        .map_err(custody_err)?;
-    Ok(ExtractSummary {
-        case_dir: case.root().to_owned(),
-        plugin,
-        outcome,
-        files: c.files,
-        bytes: c.bytes,
-        entries_recorded: c.entries,
-        warnings: c.warnings,
-        errors: c.errors,
-        evidence_sha256,
-        decoded,
-        chain_hash: run.log.chain_hash().to_owned(),
-        log_entries: run.log.len(),
-        duration: started.elapsed(),
-    })
+    run.run_to_end(plugins, opts, &evidence, &case, observer, started, None)
 }
 
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     // The case folder may not exist yet: canonicalise its deepest existing ancestor.
     let mut existing = path.to_owned();
     let mut rest = Vec::new();
@@ -291,6 +266,8 @@ pub(crate) struct Counts {
     pub entries: u64,
     pub warnings: u64,
     pub errors: u64,
+    /// On resume: files delivered again and found identical (`file_confirmed`).
+    pub confirmed: u64,
 }
 
 /// How the body of a run ended, for its `run_finished` entry and summary.
@@ -299,6 +276,7 @@ struct Ended {
     outcome: Outcome,
     evidence_sha256: Option<String>,
     decoded: Option<DecodeTally>,
+    evidence_changes: Vec<String>,
 }
 
 impl Ended {
@@ -308,6 +286,7 @@ impl Ended {
             outcome: Outcome::Failed,
             evidence_sha256: None,
             decoded: None,
+            evidence_changes: Vec::new(),
         }
     }
 }
@@ -316,6 +295,10 @@ impl Ended {
 pub(crate) struct Run {
     log: CustodyLog,
     pub counts: Counts,
+    /// The counts when this run started: an earlier run's, when it
+    /// continues a case (its `run_finished` counts the whole log, as
+    /// `verify` expects, but its outcome only what it added).
+    since: Counts,
 }
 
 /// What `exhibit decode` did to an existing case.
@@ -366,6 +349,7 @@ pub fn decode_existing(
             errors: tally.errors,
             ..Counts::default()
         },
+        since: Counts::default(),
     };
     let before = run.counts;
     let result = (|| -> io::Result<DecodeTally> {
@@ -390,6 +374,10 @@ pub fn decode_existing(
         crate::decode::decode_case(&mut run, plugins, &case, opts, observer)
     })();
     let decoded = result.map_err(custody_err)?;
+    if opts.cancel.load(Ordering::Relaxed) {
+        run.note_interrupted("decoding", json!({}), Some(&decoded))
+            .map_err(custody_err)?;
+    }
     let c = run.counts;
     let outcome = if opts.cancel.load(Ordering::Relaxed) {
         Outcome::Interrupted
@@ -444,7 +432,113 @@ impl Run {
         self.note(action::ERROR, details)
     }
 
-    #[allow(clippy::too_many_lines)]
+    /// A run that continues the log of an earlier one.
+    pub(crate) fn continuing(log: CustodyLog, tally: &crate::custody::LogTally) -> Run {
+        let counts = Counts {
+            files: tally.files,
+            warnings: tally.warnings,
+            errors: tally.errors,
+            ..Counts::default()
+        };
+        Run {
+            log,
+            counts,
+            since: counts,
+        }
+    }
+
+    /// Records that the run was stopped before its end: when, what was in
+    /// progress (`details`), and what decoding had done.
+    pub(crate) fn note_interrupted(
+        &mut self,
+        during: &str,
+        mut details: Value,
+        decoded: Option<&DecodeTally>,
+    ) -> io::Result<()> {
+        details["during"] = json!(during);
+        // The core only sees its cancel flag; exhibit's command line sets it
+        // on SIGINT, SIGTERM and SIGHUP alike, without saying which.
+        details["signal"] = Value::Null;
+        details["cause"] = json!("a stop was requested (the cancel flag was set)");
+        if let Some(d) = decoded {
+            details["decoding"] = json!({
+                "jobs_run": d.jobs,
+                "jobs_not_run": d.not_run,
+                "in_progress": d.interrupted,
+            });
+        }
+        self.note(action::RUN_INTERRUPTED, details)
+    }
+
+    /// Runs the body of an extraction (a new one, or `resume`'s
+    /// continuation) and closes it with `run_finished`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_to_end(
+        mut self,
+        plugins: &PluginHost,
+        opts: &ExtractOptions,
+        evidence: &Evidence,
+        case: &CaseFolder,
+        observer: &dyn Observer,
+        started: Instant,
+        resume: Option<&crate::resume::Resume>,
+    ) -> Result<ExtractSummary, ExtractError> {
+        let log_path = self.log.path().to_owned();
+        let custody_err = |source| ExtractError::Custody {
+            path: log_path.clone(),
+            source,
+        };
+        let result = self.extract(plugins, opts, evidence, case, observer, started, resume);
+        let Ended {
+            plugin,
+            outcome,
+            evidence_sha256,
+            decoded,
+            evidence_changes,
+        } = result.map_err(custody_err)?;
+        let (c, since) = (self.counts, self.since);
+        let chain_before = self.log.chain_hash().to_owned();
+        let mut details = json!({
+            "outcome": outcome,
+            "files": c.files,
+            "bytes": c.bytes,
+            "entries_recorded": c.entries,
+            "warnings": c.warnings,
+            "errors": c.errors,
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "chain_sha256": chain_before,
+        });
+        if resume.is_some() {
+            details["run"] = json!("resume");
+            details["files_confirmed"] = json!(c.confirmed);
+        }
+        if !evidence_changes.is_empty() {
+            details["evidence_changed"] = json!(evidence_changes);
+        }
+        self.log
+            .append(action::RUN_FINISHED, details)
+            .map_err(custody_err)?;
+        Ok(ExtractSummary {
+            case_dir: case.root().to_owned(),
+            plugin,
+            outcome,
+            files: c.files - since.files,
+            files_confirmed: c.confirmed,
+            bytes: c.bytes,
+            entries_recorded: c.entries,
+            warnings: c.warnings - since.warnings,
+            errors: c.errors - since.errors,
+            evidence_sha256,
+            evidence_changes,
+            decoded,
+            resumed: resume.is_some(),
+            chain_hash: self.log.chain_hash().to_owned(),
+            log_entries: self.log.len(),
+            duration: started.elapsed(),
+        })
+    }
+
+    #[allow(clippy::too_many_lines, clippy::too_many_arguments)]
     fn extract(
         &mut self,
         plugins: &PluginHost,
@@ -453,8 +547,29 @@ impl Run {
         case: &CaseFolder,
         observer: &dyn Observer,
         started: Instant,
+        resume: Option<&crate::resume::Resume>,
     ) -> io::Result<Ended> {
-        self.note(action::CASE_OPENED, case_opened(opts, case))?;
+        match resume {
+            None => self.note(action::CASE_OPENED, case_opened(opts, case))?,
+            Some(r) => {
+                self.note(action::RUN_RESUMED, r.details.clone())?;
+                if let Some(torn) = &r.torn {
+                    let message = format!(
+                        "custody log line {} was cut short when the earlier run stopped ({} bytes, sha256 {}); it was removed from the log and its bytes are kept in the run_resumed entry",
+                        torn.line, torn.bytes, torn.sha256
+                    );
+                    observer.problem(false, &message);
+                    self.note(
+                        action::WARNING,
+                        json!({"message": message, "torn_line": torn.line}),
+                    )?;
+                }
+                if let Some(message) = &r.plugin_changed {
+                    observer.problem(false, message);
+                    self.note(action::WARNING, json!({"message": message}))?;
+                }
+            }
+        }
         for p in plugins.plugins() {
             self.note(
                 action::PLUGIN_LOADED,
@@ -475,6 +590,25 @@ impl Run {
             opened["acquisition_sha256"] = json!(expected.to_ascii_lowercase());
         }
         self.note(action::EVIDENCE_OPENED, opened)?;
+        if let Some(r) = resume {
+            let now = evidence.describe();
+            let size_differs = r.evidence_size.is_some_and(|s| now["size"] != json!(s));
+            let mtime_differs = r
+                .evidence_mtime
+                .as_ref()
+                .is_some_and(|m| now["mtime"] != json!(m));
+            if size_differs || mtime_differs {
+                let message = format!(
+                    "the evidence's size or modification time differs from when the case was started (then {} bytes, modified {}; now {} bytes, modified {})",
+                    r.evidence_size.map_or("?".to_owned(), |s| s.to_string()),
+                    r.evidence_mtime.as_deref().unwrap_or("?"),
+                    now["size"],
+                    now["mtime"].as_str().unwrap_or("?")
+                );
+                observer.problem(false, &message);
+                self.note(action::WARNING, json!({"message": message}))?;
+            }
+        }
         observer.started(evidence.size(), evidence.kind());
 
         let head = evidence.head(PROBE_BYTES)?;
@@ -545,10 +679,14 @@ impl Run {
             cancel: opts.cancel.clone(),
             password: opts.password.clone(),
             isolation: opts.isolation.as_ref(),
+            resume: resume.map(|r| r.files.clone()),
         };
         let host = ExtractHost::new(self, &setup, observer)?;
         let plugin_started = Instant::now();
         let status = host.run(plugin);
+        // Cheap (metadata only for a file): a change while the plugin read
+        // the evidence is reported before the rest of the run builds on it.
+        let early_changes = evidence.changes()?;
         let ClosedHost {
             evidence_digests,
             evidence_bytes,
@@ -556,6 +694,8 @@ impl Run {
             manifest_files,
             concurrent,
             out_of_space,
+            evidence_complete,
+            interrupted_entries,
         } = host.close()?;
         // The host stops a plugin that would overfill the disk through the
         // cancel flag; that is a failure, not the examiner's interruption.
@@ -566,6 +706,7 @@ impl Run {
             json!({
                 "plugin": plugin.info().name,
                 "status": status.name(),
+                "isolated": opts.isolation.as_ref().is_some_and(|i| i.formats),
                 "duration_ms": u64::try_from(plugin_started.elapsed().as_millis()).unwrap_or(u64::MAX),
             }),
         )?;
@@ -583,8 +724,52 @@ impl Run {
                 json!({"plugin": plugin.info().name, "status": status.name()}),
             )?;
         }
+        if !early_changes.is_empty() {
+            self.note(
+                action::EVIDENCE_CHECKED,
+                json!({"when": "plugin_finished", "unchanged": false, "changes": early_changes}),
+            )?;
+            let message = format!(
+                "the evidence {} CHANGED while the plugin was reading it: {}; the extraction cannot be relied on",
+                evidence.path().display(),
+                early_changes.join("; ")
+            );
+            observer.problem(true, &message);
+            self.error(message, json!({"changes": early_changes}))?;
+        }
+        if cancelled {
+            let mut read = json!({"bytes": evidence_bytes, "size": evidence.size()});
+            match evidence.kind() {
+                EvidenceKind::File if !concurrent && !evidence_complete => {
+                    read["hashes_of_bytes_read"] = json!(evidence_digests);
+                }
+                EvidenceKind::Folder => read["files"] = json!(manifest_files),
+                EvidenceKind::File => {}
+            }
+            self.note_interrupted(
+                "extraction",
+                json!({
+                    "plugin": plugin.info().name,
+                    "in_progress": interrupted_entries,
+                    "evidence_read": read,
+                }),
+                None,
+            )?;
+        }
+        if let Some(r) = resume {
+            for path in r.files.unclaimed() {
+                let message = format!(
+                    "{path} was left by the earlier run without a custody entry and was not delivered again; it is not part of the case"
+                );
+                observer.problem(false, &message);
+                self.note(action::WARNING, json!({"path": path, "message": message}))?;
+            }
+        }
 
-        let evidence_sha256 = evidence_digests.get("sha256").cloned();
+        let evidence_sha256 = evidence_digests
+            .get("sha256")
+            .cloned()
+            .filter(|_| evidence_complete);
         let mut hashed = json!({
             "hashes": evidence_digests,
             "bytes": evidence_bytes,
@@ -607,7 +792,10 @@ impl Run {
                 );
             }
         }
-        if let (Some(expected), Some(actual)) = (&opts.evidence_sha256, &evidence_sha256) {
+        if !evidence_complete {
+            // Interrupted: the evidence was not read to its end, so it has no
+            // digest; run_interrupted says how far it was read.
+        } else if let (Some(expected), Some(actual)) = (&opts.evidence_sha256, &evidence_sha256) {
             let matches = expected.eq_ignore_ascii_case(actual);
             hashed["acquisition_sha256_matches"] = json!(matches);
             self.note(action::EVIDENCE_HASHED, hashed)?;
@@ -621,6 +809,23 @@ impl Run {
             }
         } else {
             self.note(action::EVIDENCE_HASHED, hashed)?;
+        }
+        let mut not_the_same = None;
+        if let (Some(r), Some(now)) = (resume, &evidence_sha256)
+            && let Some(before) = r
+                .evidence_sha256
+                .as_ref()
+                .filter(|b| !b.eq_ignore_ascii_case(now))
+        {
+            not_the_same = Some(format!(
+                "its SHA-256 is {now}, the run being resumed recorded {before}"
+            ));
+            self.error(
+                format!(
+                    "the evidence's SHA-256 is now {now} but the run being resumed recorded {before}: this is not the evidence the case was started from"
+                ),
+                json!({"expected": before, "actual": now}),
+            )?;
         }
 
         // Decoding reads only the case; the evidence is re-checked after it,
@@ -642,11 +847,17 @@ impl Run {
         } else {
             None
         };
-        let cancelled = cancelled || (!out_of_space && opts.cancel.load(Ordering::Relaxed));
+        let cancelled_in_decoding =
+            !cancelled && !out_of_space && opts.cancel.load(Ordering::Relaxed);
+        if cancelled_in_decoding {
+            self.note_interrupted("decoding", json!({}), decoded.as_ref())?;
+        }
+        let cancelled = cancelled || cancelled_in_decoding;
 
         let changes = evidence.changes()?;
-        let mut checked = json!({"unchanged": changes.is_empty(), "changes": changes});
-        if opts.rehash_evidence && evidence.kind() == EvidenceKind::File {
+        let mut checked =
+            json!({"when": "end", "unchanged": changes.is_empty(), "changes": changes});
+        if opts.rehash_evidence && evidence.kind() == EvidenceKind::File && evidence_complete {
             let (digests, _) = evidence.rehash(&[HashAlgorithm::Sha256])?;
             let same = digests.get("sha256") == evidence_sha256.as_ref();
             checked["rehash_sha256"] = json!(digests.get("sha256"));
@@ -656,22 +867,45 @@ impl Run {
             }
         }
         let unchanged = checked["unchanged"] == json!(true);
+        let rehash_differs = checked["rehash_matches"] == json!(false);
         self.note(action::EVIDENCE_CHECKED, checked)?;
-        if !unchanged {
-            self.error(
-                format!(
-                    "the evidence {} changed during the run",
-                    evidence.path().display()
-                ),
-                json!({}),
-            )?;
+        // One error per change seen: the plugin-finished check may already
+        // have reported this one.
+        if (!unchanged && changes != early_changes) || rehash_differs {
+            let mut what = changes.clone();
+            if rehash_differs {
+                what.push("its SHA-256 read again at the end differs".to_owned());
+            }
+            let message = format!(
+                "the evidence {} CHANGED during the run: {}; the extraction cannot be relied on",
+                evidence.path().display(),
+                what.join("; ")
+            );
+            observer.problem(true, &message);
+            self.error(message, json!({"changes": what}))?;
         }
+        let mut evidence_changes = early_changes;
+        for change in changes {
+            if !evidence_changes.contains(&change) {
+                evidence_changes.push(change);
+            }
+        }
+        if rehash_differs {
+            evidence_changes.push("its SHA-256 read again at the end differs".to_owned());
+        }
+        evidence_changes.extend(not_the_same);
         tracing::debug!(elapsed = ?started.elapsed(), "extraction finished");
+        let (errors, warnings) = (
+            self.counts.errors - self.since.errors,
+            self.counts.warnings - self.since.warnings,
+        );
         let outcome = if cancelled {
             Outcome::Interrupted
-        } else if failed {
+        } else if failed || !evidence_changes.is_empty() {
+            // Files read from evidence that changed under the plugin are not
+            // a record of any one state of it.
             Outcome::Failed
-        } else if self.counts.errors > 0 || self.counts.warnings > 0 {
+        } else if errors > 0 || warnings > 0 {
             Outcome::CompletedWithErrors
         } else {
             Outcome::Clean
@@ -681,6 +915,7 @@ impl Run {
             outcome,
             evidence_sha256,
             decoded,
+            evidence_changes,
         })
     }
 }

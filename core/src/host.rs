@@ -20,6 +20,7 @@ use crate::evidence::{
 };
 use crate::extract::{Observer, Run};
 use crate::hash::{Digests, HashAlgorithm, MultiHasher};
+use crate::resume::Placed;
 use crate::sanitize::sanitize;
 use exhibit_plugin_sdk::abi::{self, level};
 use exhibit_plugin_sdk::{EntryKind, EntryMeta, EvidenceInfo, HostServices, RawBytes, Status};
@@ -63,6 +64,8 @@ pub(crate) struct HostSetup<'a> {
     pub password: Option<Arc<dyn crate::extract::PasswordSource>>,
     /// Run the plugin in a child process with these limits.
     pub isolation: Option<&'a crate::isolate::Isolation>,
+    /// Continuing an earlier run of this case (`extract --resume`).
+    pub resume: Option<Arc<crate::resume::ResumeFiles>>,
 }
 
 /// Chunks of file data queued to the file-hashing thread.
@@ -95,6 +98,11 @@ struct Output {
     digest: FileDigest,
     written: u64,
     write_error: Option<String>,
+    /// On resume, the logged digests of a file already extracted whole:
+    /// its bytes are hashed and compared, not written.
+    recheck: Option<Digests>,
+    /// On resume, what the file rewritten at this path held before.
+    replaces: Option<Value>,
 }
 
 /// A written file waiting for its digests to be recorded.
@@ -106,6 +114,8 @@ struct Finished {
     write_error: Option<String>,
     status: Status,
     note: String,
+    recheck: Option<Digests>,
+    replaces: Option<Value>,
 }
 
 /// A record file being written.
@@ -142,6 +152,13 @@ pub(crate) struct ClosedHost {
     pub concurrent: bool,
     /// The run was stopped because the case disk reached its reserve.
     pub out_of_space: bool,
+    /// False when the run was interrupted and the evidence was not read to
+    /// its end: `evidence_digests` then cover only the first
+    /// `evidence_bytes` bytes (nothing for a folder or a random-access
+    /// plugin), and must not be taken for the evidence's digests.
+    pub evidence_complete: bool,
+    /// The entries that were being delivered when the run was interrupted.
+    pub interrupted_entries: Vec<Value>,
 }
 
 /// The core's implementation of the plugin ABI's host services for one extraction.
@@ -163,6 +180,11 @@ pub(crate) struct ExtractHost<'r> {
     /// entry decoded from one (an iTunes backup blob) can name the hash of
     /// its source as received beside its own.
     sources_read: Mutex<HashMap<String, Digests>>,
+    /// Folders of a folder evidence already found to be real directories
+    /// (not links), so each call checks only the components below the
+    /// deepest known one: checking every ancestor each time made a walk
+    /// cubic in the depth (minutes for 2 000 levels).
+    real_dirs: Mutex<std::collections::HashSet<PathBuf>>,
     next_handle: AtomicU64,
     /// Bytes written to the case so far, and when the free space was last checked.
     written: AtomicU64,
@@ -171,6 +193,9 @@ pub(crate) struct ExtractHost<'r> {
     out_of_space: AtomicBool,
     password: Option<Arc<dyn crate::extract::PasswordSource>>,
     isolation: Option<crate::isolate::Isolation>,
+    resume: Option<Arc<crate::resume::ResumeFiles>>,
+    /// Entries ended incomplete because the run was interrupted.
+    interrupted: Mutex<Vec<Value>>,
     /// The file-hashing thread's queue (sequential plugins only), its
     /// receiving end until the thread starts, and spare buffers coming back.
     file_jobs: Mutex<Option<SyncSender<FileJob>>>,
@@ -242,6 +267,7 @@ impl<'r> ExtractHost<'r> {
                 bytes: 0,
             }),
             sources_read: Mutex::new(HashMap::new()),
+            real_dirs: Mutex::new(std::collections::HashSet::new()),
             next_handle: AtomicU64::new(0),
             written: AtomicU64::new(0),
             space_checked_at: AtomicU64::new(0),
@@ -249,6 +275,8 @@ impl<'r> ExtractHost<'r> {
             out_of_space: AtomicBool::new(false),
             password: setup.password.clone(),
             isolation: setup.isolation.filter(|i| i.formats).cloned(),
+            resume: setup.resume.clone(),
+            interrupted: Mutex::new(Vec::new()),
             file_jobs: Mutex::new(file_jobs),
             file_job_rx: Mutex::new(file_job_rx),
             spare: Mutex::new(spare),
@@ -367,6 +395,12 @@ impl<'r> ExtractHost<'r> {
         status
     }
 
+    /// True once the examiner asked the run to stop (the host's own stop
+    /// for a full disk is not an interruption).
+    fn is_interrupted(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst) && !self.out_of_space.load(Ordering::SeqCst)
+    }
+
     /// Stops the run because the case disk is (nearly) full.
     fn stop_for_space(&self, message: String, details: Value) -> Status {
         if !self.out_of_space.swap(true, Ordering::SeqCst) {
@@ -388,14 +422,34 @@ impl<'r> ExtractHost<'r> {
         if !self.info.is_dir {
             return Err(Status::UNSUPPORTED);
         }
+        let parts: Vec<&[u8]> = rel
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.iter().any(|p| *p == b".." || *p == b".") {
+            return Err(Status::INVALID);
+        }
         let mut path = self.root.clone();
-        for part in rel.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
-            if part == b".." || part == b"." {
-                return Err(Status::INVALID);
+        path.extend(parts.iter().map(|p| os_str(p)));
+        // Walk up to the deepest folder known to be real, then check each
+        // component below it, top down.
+        let mut known = parts.len();
+        let mut up = path.clone();
+        {
+            let real = lock(&self.real_dirs);
+            while known > 0 && !real.contains(&up) {
+                up.pop();
+                known -= 1;
             }
-            path.push(os_str(part));
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(Status::INVALID);
+        }
+        for part in &parts[known..] {
+            up.push(os_str(part));
+            match std::fs::symlink_metadata(&up) {
+                Ok(m) if m.file_type().is_symlink() => return Err(Status::INVALID),
+                Ok(m) if m.is_dir() => {
+                    lock(&self.real_dirs).insert(up.clone());
+                }
+                _ => {}
             }
         }
         Ok(path)
@@ -460,6 +514,8 @@ impl<'r> ExtractHost<'r> {
             write_error: out.write_error,
             status,
             note,
+            recheck: out.recheck,
+            replaces: out.replaces,
         };
         match out.digest {
             FileDigest::Inline(hasher) => self.record_file(finished, (*hasher).finish()),
@@ -512,6 +568,22 @@ impl<'r> ExtractHost<'r> {
     /// Records a written file with its digests, and what was wrong with it.
     fn record_file(&self, f: Finished, digests: Digests) -> Status {
         let complete = f.status == Status::OK && f.write_error.is_none();
+        // The plugin ends an entry it was delivering when told to stop as
+        // failed; that is the interruption, not damage in the evidence.
+        let interrupted = !complete && self.is_interrupted();
+        if interrupted {
+            lock(&self.interrupted).push(json!({
+                "name": f.name,
+                "path": f.path,
+                "written": f.written,
+                "declared_size": f.meta.size,
+                "offset": f.meta.offset,
+                "rechecking": f.recheck.is_some(),
+            }));
+        }
+        if let Some(logged) = &f.recheck {
+            return self.record_recheck(&f, logged, &digests, interrupted);
+        }
         let mut details = json!({
             "name": f.name,
             "path": f.path,
@@ -526,6 +598,12 @@ impl<'r> ExtractHost<'r> {
             let hashes = lock(&self.sources_read).remove(&source);
             details["source"] = json!({"path": source, "hashes": hashes});
         }
+        if interrupted {
+            details["interrupted"] = json!(true);
+        }
+        if let Some(replaces) = &f.replaces {
+            details["replaces"] = replaces.clone();
+        }
         {
             let mut run = lock(&self.run);
             run.counts.files += 1;
@@ -537,7 +615,12 @@ impl<'r> ExtractHost<'r> {
         self.observer.file_written(&f.path, f.written);
         let path = &f.path;
         let mut problems = Vec::new();
-        if f.status != Status::OK {
+        if interrupted {
+            problems.push(format!(
+                "{path} is incomplete: the run was interrupted after {} bytes of it",
+                f.written
+            ));
+        } else if f.status != Status::OK {
             let why = if f.note.is_empty() {
                 f.status.name().into_owned()
             } else {
@@ -559,12 +642,73 @@ impl<'r> ExtractHost<'r> {
             ));
         }
         for message in problems {
-            let details = json!({"path": path, "name": f.name, "offset": f.meta.offset});
+            let mut details = json!({"path": path, "name": f.name, "offset": f.meta.offset});
+            if interrupted {
+                details["interrupted"] = json!(true);
+            }
             if self.fail(Status::OK, message, details) != Status::OK {
                 return Status::IO;
             }
         }
         Status::OK
+    }
+
+    /// On resume: an entry the earlier run extracted whole was delivered
+    /// again; its bytes must hash to what the log recorded. The file on disk
+    /// is left as it is either way.
+    fn record_recheck(
+        &self,
+        f: &Finished,
+        logged: &Digests,
+        delivered: &Digests,
+        interrupted: bool,
+    ) -> Status {
+        if interrupted {
+            // Neither confirmed nor contradicted: the earlier file stands.
+            return Status::OK;
+        }
+        let differs: Vec<&String> = logged
+            .iter()
+            .filter(|(alg, want)| {
+                delivered
+                    .get(*alg)
+                    .is_some_and(|got| !got.eq_ignore_ascii_case(want))
+            })
+            .map(|(alg, _)| alg)
+            .collect();
+        let same = differs.is_empty()
+            && f.status == Status::OK
+            && logged.keys().any(|alg| delivered.contains_key(alg));
+        if same {
+            lock(&self.run).counts.confirmed += 1;
+            let details = json!({
+                "name": f.name,
+                "path": f.path,
+                "size": f.written,
+                "hashes": delivered,
+            });
+            return self.note(action::FILE_CONFIRMED, details);
+        }
+        let message = format!(
+            "{} was delivered again ({} bytes, sha256 {}{}) but the earlier run recorded sha256 {}: the file from the earlier run is kept unchanged",
+            f.path,
+            f.written,
+            delivered.get("sha256").map_or("-", String::as_str),
+            if f.status == Status::OK {
+                String::new()
+            } else {
+                format!(", ended {}: {}", f.status.name(), f.note)
+            },
+            logged.get("sha256").map_or("-", String::as_str),
+        );
+        let details = json!({
+            "path": f.path,
+            "name": f.name,
+            "offset": f.meta.offset,
+            "logged": logged,
+            "delivered": delivered,
+        });
+        self.fail(Status::OK, message, details)
     }
 
     /// Ends whatever the plugin left open and completes the evidence digests.
@@ -593,7 +737,56 @@ impl<'r> ExtractHost<'r> {
             }
         }
         let out_of_space = self.out_of_space.load(Ordering::SeqCst);
+        // An interrupted run does not read the rest of the evidence just to
+        // hash it: the examiner asked it to stop, and a resumed run reads
+        // and hashes the evidence again in full anyway.
+        let interrupted = self.is_interrupted();
+        let interrupted_entries = std::mem::take(&mut *lock(&self.interrupted));
         match self.evidence {
+            EvidenceAccess::Sequential(source) if interrupted => {
+                let mut source = (*source).into_inner().unwrap_or_else(|p| p.into_inner());
+                let (digests, read) = source.finish_prefix()?;
+                Ok(ClosedHost {
+                    evidence_digests: digests,
+                    evidence_bytes: read,
+                    host_read: 0,
+                    manifest_files: 0,
+                    concurrent: false,
+                    out_of_space,
+                    evidence_complete: false,
+                    interrupted_entries,
+                })
+            }
+            EvidenceAccess::Random { hashed, .. } if interrupted => {
+                // The background hashing thread is left to finish on its
+                // own; its result is not waited for.
+                Ok(ClosedHost {
+                    evidence_digests: Digests::new(),
+                    evidence_bytes: hashed.load(Ordering::Relaxed),
+                    host_read: 0,
+                    manifest_files: 0,
+                    concurrent: true,
+                    out_of_space,
+                    evidence_complete: false,
+                    interrupted_entries,
+                })
+            }
+            EvidenceAccess::Folder if interrupted => {
+                let m = self
+                    .manifest
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner());
+                Ok(ClosedHost {
+                    evidence_digests: Digests::new(),
+                    evidence_bytes: m.bytes,
+                    host_read: 0,
+                    manifest_files: m.files,
+                    concurrent: false,
+                    out_of_space,
+                    evidence_complete: false,
+                    interrupted_entries,
+                })
+            }
             EvidenceAccess::Sequential(source) => {
                 let mut source = (*source).into_inner().unwrap_or_else(|p| p.into_inner());
                 let (digests, total, host_read) = source.finish()?;
@@ -605,6 +798,8 @@ impl<'r> ExtractHost<'r> {
                     manifest_files: 0,
                     concurrent: false,
                     out_of_space,
+                    evidence_complete: true,
+                    interrupted_entries: Vec::new(),
                 })
             }
             EvidenceAccess::Random { worker, .. } => {
@@ -621,6 +816,8 @@ impl<'r> ExtractHost<'r> {
                     manifest_files: 0,
                     concurrent: true,
                     out_of_space,
+                    evidence_complete: true,
+                    interrupted_entries: Vec::new(),
                 })
             }
             EvidenceAccess::Folder => {
@@ -641,6 +838,8 @@ impl<'r> ExtractHost<'r> {
                     manifest_files: m.files,
                     concurrent: false,
                     out_of_space,
+                    evidence_complete: true,
+                    interrupted_entries: Vec::new(),
                 })
             }
         }
@@ -865,14 +1064,39 @@ impl HostServices for ExtractHost<'_> {
             return Err(self.stop_for_space(message, details));
         }
         let components = sanitize(name);
+        let (mut recheck, mut replaces) = (None, None);
         let (path, writer) = match meta.kind {
-            EntryKind::File => match self.case.create_file(&components) {
-                Ok((path, file)) => (Some(path), Some(BufWriter::with_capacity(256 * 1024, file))),
-                Err(e) => {
-                    let message = format!("cannot create the case file for {shown:?}: {e}");
-                    return Err(self.fail(Status::IO, message, raw()));
+            EntryKind::File => {
+                let placed = match &self.resume {
+                    Some(resume) => resume.place(&self.case, &components, name),
+                    None => self
+                        .case
+                        .create_file(&components)
+                        .map(|(path, file)| Placed::Write {
+                            path,
+                            file,
+                            replaces: None,
+                        }),
+                };
+                match placed {
+                    Ok(Placed::Write {
+                        path,
+                        file,
+                        replaces: before,
+                    }) => {
+                        replaces = before;
+                        (Some(path), Some(BufWriter::with_capacity(256 * 1024, file)))
+                    }
+                    Ok(Placed::Recheck { path, digests }) => {
+                        recheck = Some(digests);
+                        (Some(path), None)
+                    }
+                    Err(e) => {
+                        let message = format!("cannot create the case file for {shown:?}: {e}");
+                        return Err(self.fail(Status::IO, message, raw()));
+                    }
                 }
-            },
+            }
             EntryKind::Dir if !components.is_empty() => match self.case.create_dir(&components) {
                 Ok(path) => (Some(path), None),
                 Err(e) => {
@@ -897,6 +1121,20 @@ impl HostServices for ExtractHost<'_> {
                 return Err(Status::IO);
             }
         }
+        if let (Some(path), Some(before)) = (&path, &replaces)
+            && before["changed"] == json!(true)
+        {
+            let message = format!(
+                "{path} no longer matched its custody entry (sha256 now {}, logged {}); it is written again",
+                before["sha256_on_disk"].as_str().unwrap_or("-"),
+                before["sha256"].as_str().unwrap_or("-")
+            );
+            self.observer.problem(false, &message);
+            let details = json!({"plugin": self.plugin, "path": path, "message": message});
+            if self.note(action::WARNING, details) != Status::OK {
+                return Err(Status::IO);
+            }
+        }
         let handle = self.handle();
         let output = Output {
             name: name.to_vec(),
@@ -909,6 +1147,8 @@ impl HostServices for ExtractHost<'_> {
             },
             written: 0,
             write_error: None,
+            recheck,
+            replaces,
         };
         lock(&self.outputs).insert(handle, Arc::new(Mutex::new(output)));
         Ok(handle)
@@ -920,18 +1160,23 @@ impl HostServices for ExtractHost<'_> {
         };
         let mut out = lock(&out);
         let out = &mut *out;
-        let Some(writer) = out.writer.as_mut() else {
+        if out.writer.is_none() && out.recheck.is_none() {
             let message = format!(
                 "plugin `{}` wrote bytes to {:?}, which is not a regular file",
                 self.plugin,
                 String::from_utf8_lossy(&out.name)
             );
             return self.fail(Status::INVALID, message, json!({}));
-        };
+        }
         if out.write_error.is_some() || self.out_of_space.load(Ordering::Relaxed) {
             return Status::IO;
         }
-        match writer.write_all(data) {
+        // A file being rechecked on resume is only hashed, never rewritten.
+        let stored = match out.writer.as_mut() {
+            Some(writer) => writer.write_all(data),
+            None => Ok(()),
+        };
+        match stored {
             Ok(()) => {
                 match &mut out.digest {
                     FileDigest::Inline(hasher) => hasher.update(data),
@@ -991,11 +1236,13 @@ impl HostServices for ExtractHost<'_> {
         if !artifacts.contains_key(&kind) {
             let dir = self.case.root().join(ARTIFACTS_DIR);
             let path = format!("{ARTIFACTS_DIR}/{kind}.jsonl");
-            let created = std::fs::create_dir_all(&dir).and_then(|()| {
-                std::fs::OpenOptions::new()
+            // A resumed run writes its record files again from the start.
+            let created = std::fs::create_dir_all(&dir).and_then(|()| match &self.resume {
+                Some(_) => self.case.rewrite_file(&path),
+                None => std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
-                    .open(self.case.root().join(&path))
+                    .open(self.case.root().join(&path)),
             });
             match created {
                 Ok(file) => {
@@ -1054,6 +1301,11 @@ impl HostServices for ExtractHost<'_> {
                 }
                 self.note(action::EVIDENCE_DESCRIBED, details);
                 return;
+            }
+            // The plugin's report that it stopped as asked: run_interrupted
+            // records the stop, so it is not an error of its own.
+            _ if status == Status::CANCELLED && self.is_interrupted() => {
+                return tracing::info!(plugin = %self.plugin, "{message}");
             }
             level::WARN => action::WARNING,
             _ => action::ERROR,

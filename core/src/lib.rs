@@ -44,6 +44,8 @@ pub mod hash;
 mod host;
 pub mod isolate;
 pub mod plugin;
+pub mod receipt;
+pub mod resume;
 pub mod sanitize;
 pub mod settings;
 pub mod time;

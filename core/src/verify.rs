@@ -2,7 +2,8 @@
 //!
 //! The chain is walked line by line: each line must parse, carry the next
 //! sequence number and hold the SHA-256 of the line before it; the last
-//! entry must be `run_finished` (otherwise the run is incomplete). Then every
+//! entry must be `run_finished` (otherwise the run is incomplete), and its
+//! outcome must not be `interrupted`. Then every
 //! file the log lists is hashed again (in parallel) and compared, and every
 //! file in the folder that the log does not list is named. Nothing is
 //! written.
@@ -15,7 +16,7 @@ use crate::custody::{GENESIS, LOG_FILE, action, read_log};
 use crate::hash::{Digests, HashAlgorithm};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,20 @@ pub enum Problem {
         entries: u64,
         /// The last action present.
         last_action: Option<String>,
+    },
+    /// The last run ended with `run_interrupted` (Ctrl-C, SIGTERM): the log
+    /// is whole but the extraction (or decoding) is not.
+    Interrupted {
+        /// What was running: `extraction` or `decoding`.
+        during: String,
+        /// Case paths of the files that were being written.
+        in_progress: Vec<String>,
+    },
+    /// A file is in the folder but not in the log of a run that did not
+    /// finish: most likely the entry it was writing when it stopped.
+    FileUnlogged {
+        /// Case-relative path.
+        path: String,
     },
     /// The last line has no newline (a torn write).
     TornLine {
@@ -158,6 +173,20 @@ impl fmt::Display for Problem {
                 "the run is incomplete: the log has {entries} entries and ends with {} instead of run_finished (interrupted or truncated)",
                 last_action.as_deref().unwrap_or("nothing")
             ),
+            Problem::Interrupted {
+                during,
+                in_progress,
+            } => {
+                write!(f, "the run was interrupted during {during}")?;
+                if !in_progress.is_empty() {
+                    write!(f, " while writing {}", in_progress.join(", "))?;
+                }
+                write!(f, ": the case is incomplete")
+            }
+            Problem::FileUnlogged { path } => write!(
+                f,
+                "{path} is not in the custody log: the run stopped before recording it (most likely the entry it was writing)"
+            ),
             Problem::TornLine { line } => {
                 write!(f, "log line {line} has no newline: a write was cut short")
             }
@@ -204,6 +233,14 @@ pub struct VerifyReport {
     pub files_intact: u64,
     /// True when the log ends with `run_finished`.
     pub complete: bool,
+    /// True when that `run_finished` says the run was interrupted.
+    pub interrupted: bool,
+    /// Files the log records as delivered whole whose digests match, in
+    /// path order.
+    pub intact_files: Vec<String>,
+    /// Files the log records as incomplete (cut short by damage or by the
+    /// interruption) whose digests match what was written of them.
+    pub partial_files: Vec<String>,
     /// SHA-256 of the log's last line.
     pub chain_hash: Option<String>,
     /// Everything that does not hold, in log order then path order.
@@ -214,6 +251,23 @@ impl VerifyReport {
     /// True when everything holds.
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// True when the run did not finish and every problem is one that an
+    /// interruption, a `kill -9` or a power loss leaves behind: the chain is
+    /// whole up to where it stops and every logged file is intact, so
+    /// `exhibit extract --resume` can continue it.
+    pub fn only_incomplete(&self) -> bool {
+        (!self.complete || self.interrupted)
+            && self.problems.iter().all(|p| {
+                matches!(
+                    p,
+                    Problem::Incomplete { .. }
+                        | Problem::Interrupted { .. }
+                        | Problem::TornLine { .. }
+                        | Problem::FileUnlogged { .. }
+                )
+            })
     }
 }
 
@@ -227,6 +281,9 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
         files_checked: 0,
         files_intact: 0,
         complete: false,
+        interrupted: false,
+        intact_files: Vec::new(),
+        partial_files: Vec::new(),
         chain_hash: None,
         problems: Vec::new(),
     };
@@ -237,6 +294,13 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
         return Ok(report);
     }
     let mut expected_files: BTreeMap<String, Digests> = BTreeMap::new();
+    let mut partial: BTreeSet<String> = BTreeSet::new();
+    // The last run's interruption, and the last extraction's: an extraction
+    // stopped by Ctrl-C stays unfinished after an `exhibit decode`, until
+    // `extract --resume` finishes it.
+    let mut interruption: Option<serde_json::Value> = None;
+    let mut extraction_interrupted: Option<serde_json::Value> = None;
+    let mut decode_run = false;
     let (mut prev_hash, mut expected_seq) = (GENESIS.to_owned(), 0u64);
     let mut prev_line: Option<(u64, Option<u64>)> = None;
     let mut last_action = None;
@@ -253,10 +317,13 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
         let entry = match line.entry {
             Ok(entry) => entry,
             Err(error) => {
-                report.problems.push(Problem::LineUnreadable {
-                    line: line.line_no,
-                    error,
-                });
+                // A torn last line does not parse either; TornLine says it.
+                if line.terminated {
+                    report.problems.push(Problem::LineUnreadable {
+                        line: line.line_no,
+                        error,
+                    });
+                }
                 prev_hash = line.hash;
                 prev_line = Some((line.line_no, None));
                 expected_seq += 1;
@@ -293,10 +360,25 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
                     .to_owned();
                 let digests: Digests =
                     serde_json::from_value(entry.details["hashes"].clone()).unwrap_or_default();
+                if entry.action == action::FILE_EXTRACTED && entry.details["complete"] == false {
+                    partial.insert(path.clone());
+                } else {
+                    partial.remove(&path);
+                }
                 expected_files.insert(path, digests);
             }
             action::WARNING | action::PLUGIN_REFUSED => warnings += 1,
             action::ERROR => errors += 1,
+            action::RUN_INTERRUPTED => {
+                interruption = Some(entry.details.clone());
+                if !decode_run {
+                    extraction_interrupted = interruption.clone();
+                }
+            }
+            action::CASE_OPENED | action::RUN_RESUMED => {
+                (interruption, extraction_interrupted, decode_run) = (None, None, false);
+            }
+            action::CASE_REOPENED => (interruption, decode_run) = (None, true),
             action::RUN_FINISHED => finished = Some(entry.details.clone()),
             _ => {}
         }
@@ -311,6 +393,35 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
         report.problems.push(Problem::Incomplete {
             entries: report.entries,
             last_action: last_action.clone(),
+        });
+    }
+    let last_run_interrupted = finished
+        .as_ref()
+        .is_some_and(|f| f["outcome"] == "interrupted");
+    let stopped = match (last_run_interrupted, extraction_interrupted) {
+        (true, _) => Some(interruption.unwrap_or_default()),
+        (false, earlier) => earlier,
+    };
+    if let Some(details) = stopped.filter(|_| report.complete) {
+        report.interrupted = true;
+        let in_progress = details["in_progress"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["path"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        report.problems.push(Problem::Interrupted {
+            during: details["during"]
+                .as_str()
+                .unwrap_or(if finished.as_ref().is_some_and(|f| f["run"] == "decode") {
+                    "decoding"
+                } else {
+                    "extraction"
+                })
+                .to_owned(),
+            in_progress,
         });
     }
     if let Some(done) = &finished {
@@ -337,13 +448,14 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
             actual: actual.clone(),
         });
     }
-    check_files(case_dir, &expected_files, &mut report)?;
+    check_files(case_dir, &expected_files, &partial, &mut report)?;
     Ok(report)
 }
 
 fn check_files(
     case_dir: &Path,
     expected: &BTreeMap<String, Digests>,
+    partial: &BTreeSet<String>,
     report: &mut VerifyReport,
 ) -> std::io::Result<()> {
     let results: Vec<(String, Result<Digests, String>)> = expected
@@ -382,6 +494,13 @@ fn check_files(
                     }
                 }
                 report.files_intact += u64::from(intact);
+                if intact && path.starts_with("files/") {
+                    if partial.contains(&path) {
+                        report.partial_files.push(path);
+                    } else {
+                        report.intact_files.push(path);
+                    }
+                }
             }
             Err(error) if error.is_empty() => report.problems.push(Problem::FileMissing { path }),
             Err(error) => report
@@ -403,7 +522,11 @@ fn check_files(
             .collect::<Vec<_>>()
             .join("/");
         if rel != LOG_FILE && !expected.contains_key(&rel) {
-            report.problems.push(Problem::FileExtra { path: rel });
+            if report.complete && !report.interrupted {
+                report.problems.push(Problem::FileExtra { path: rel });
+            } else {
+                report.problems.push(Problem::FileUnlogged { path: rel });
+            }
         }
     }
     Ok(())

@@ -119,11 +119,9 @@ fn an_isolated_format_plugin_that_dies_keeps_what_it_delivered() {
             std::fs::read(case.join("files/during.txt")).unwrap(),
             b"half"
         );
-        assert_eq!(
-            actions(&log, "plugin_finished")[0]["details"]["status"],
-            status,
-            "{mode}"
-        );
+        let finished = &actions(&log, "plugin_finished")[0]["details"];
+        assert_eq!(finished["status"], status, "{mode}");
+        assert_eq!(finished["isolated"], true, "{mode}");
         let last = &log.last().unwrap()["details"];
         assert_eq!(last["outcome"], "failed", "{mode}");
         assert_code(&exhibit!("verify", case), 0);
@@ -186,6 +184,16 @@ fn a_decoder_that_dies_loses_only_its_own_file() {
     .map(|(m, s)| (format!("files/notes/{m}.misbehave"), (*s).to_owned()))
     .collect();
     assert_eq!(decoded, expected);
+    assert!(
+        actions(&log, "file_decoded")
+            .iter()
+            .all(|e| e["details"]["isolated"] == true)
+    );
+    assert_eq!(
+        actions(&log, "plugin_finished")[0]["details"]["isolated"],
+        false,
+        "the format plugin runs in process by default"
+    );
     for (file, status) in &expected {
         if status == "ok" {
             continue;

@@ -86,17 +86,76 @@ impl Work {
     }
 }
 
-/// Runs `exhibit` with `args`, no terminal, no user settings.
+/// How long one `exhibit` command of a test may take before it counts as a
+/// hang: generous for an unoptimised build on a loaded machine, and
+/// overridable with `EXHIBIT_TEST_DEADLINE_SECS`.
+pub fn deadline() -> std::time::Duration {
+    let secs = std::env::var("EXHIBIT_TEST_DEADLINE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Runs `exhibit` with `args`, no terminal, no user settings, bounded by
+/// [`deadline`].
 pub fn run(args: &[&std::ffi::OsStr]) -> Output {
+    run_env(args, &[], deadline())
+}
+
+/// Runs `exhibit` with `args` and the extra environment `env`; a command
+/// still running after `limit` is killed and the test fails, naming it (a
+/// hang is a bug, never a slow pass).
+pub fn run_env(
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> Output {
     let home = tempfile::tempdir().expect("home");
-    Command::new(exhibit_bin())
-        .args(args)
+    let mut cmd = Command::new(exhibit_bin());
+    cmd.args(args)
         .env_remove("EXHIBIT_PLUGIN_PATH")
         .env_remove("EXHIBIT_PASSWORD")
         .env("XDG_CONFIG_HOME", home.path())
         .env("HOME", home.path())
-        .output()
-        .expect("run exhibit")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run exhibit");
+    // Drained on their own threads, so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for exhibit") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err.join().unwrap_or_default();
+            panic!(
+                "exhibit {args:?} still running after {limit:?}: killed (a hang)\n--- stderr\n{}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
 }
 
 /// Convenience: `run` with `&str`/`Path` arguments.

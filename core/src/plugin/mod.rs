@@ -333,11 +333,12 @@ fn validate(id: loader::Identity, path: &Path, sha256: &str) -> Result<PluginInf
         )));
     }
     let version = id.version.ok_or_else(|| bad("version is not UTF-8"))?;
-    let handles: serde_json::Value = id
-        .handles_json
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or_else(|| bad("handles_json is not valid JSON"))?;
+    let handles: serde_json::Value = match id.handles_json.as_deref() {
+        None => return Err(bad("handles_json is not UTF-8")),
+        // serde's message names the line and column where the JSON breaks.
+        Some(j) => serde_json::from_str(j)
+            .map_err(|e| bad(&format!("handles_json is not valid JSON: {e}")))?,
+    };
     if !id.has_probe && kind == PluginKind::Format {
         return Err(bad("a format plugin must have a probe function"));
     }
