@@ -755,17 +755,26 @@ impl Worker<'_, '_, '_> {
             });
             return Ok(());
         }
-        out.finish()?;
         if let Some(size) = item.size.filter(|&s| s != copied) {
-            session.warn(
-                None,
-                &format!(
-                    "{}: the manifest says {size} bytes, its content {source} holds {copied}",
-                    item.label
-                ),
+            let note = format!(
+                "{}: the manifest says {size} bytes, its content {source} holds {copied}",
+                item.label
             );
+            if copied < size {
+                // A blob shorter than its manifest entry was cut: what it
+                // holds is kept, never passed off as the whole file.
+                out.fail(Status::CORRUPT, &note)?;
+                session.report(&PluginError::Corrupt {
+                    offset: None,
+                    what: note,
+                });
+                return Ok(());
+            }
+            out.finish()?;
+            session.warn(None, &note);
+            return Ok(());
         }
-        Ok(())
+        out.finish()
     }
 }
 

@@ -223,8 +223,43 @@ impl<'s, 'h> Decoder<'s, 'h> {
                 return self.scan(&err);
             }
         };
+        self.check_eocd()?;
         let plans = self.plan(&archive)?;
         self.deliver_all(&archive, &plans)
+    }
+
+    /// Warns when the end of central directory record (APPNOTE 4.3.16) says
+    /// the central directory runs past the end of the evidence: the `zip`
+    /// crate reads the entries it finds and says nothing of it.
+    fn check_eocd(&self) -> Result<(), PluginError> {
+        let size = self.session.evidence().size;
+        // The record is 22 bytes plus a comment of at most 65 535.
+        let from = size.saturating_sub(22 + 0xffff);
+        let tail = self.read_bytes(
+            from,
+            usize::try_from(size.saturating_sub(from)).unwrap_or(0),
+        )?;
+        let Some(at) = tail.windows(4).rposition(|w| w == EOCD_SIG) else {
+            return Ok(());
+        };
+        let field = |n: usize| at.checked_add(n).and_then(|i| u32_at(&tail, i));
+        let (Some(cd_size), Some(cd_offset)) = (field(12), field(16)) else {
+            return Ok(());
+        };
+        if cd_size == u32::MAX || cd_offset == u32::MAX {
+            return Ok(()); // zip64: the real values are in the zip64 record
+        }
+        let eocd = from.saturating_add(u64::try_from(at).unwrap_or(u64::MAX));
+        let cd_end = u64::from(cd_offset).saturating_add(u64::from(cd_size));
+        if cd_end > eocd {
+            self.session.warn(
+                Some(eocd),
+                &format!(
+                    "the end of central directory record at offset {eocd:#x} gives a central directory of {cd_size} bytes at offset {cd_offset:#x}, which runs past the record (the evidence is {size} bytes); entries read from what the file holds"
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// Reads up to `len` bytes at `offset`; fewer at the end of the evidence.
@@ -726,13 +761,22 @@ impl<'s, 'h> Decoder<'s, 'h> {
             plan.meta.extra.insert("recovered".into(), true.into());
             if local.flags & FLAG_DATA_DESCRIPTOR != 0 {
                 // Without the central directory its sizes are unknown.
-                let what = plan.what();
-                self.session.record_entry(&plan.name, &plan.meta)?;
-                self.session.report(&PluginError::Unsupported {
-                    feature: format!(
-                        "{what}: sizes are in a data descriptor and the central directory is missing; entry recorded, data not recovered"
-                    ),
-                });
+                let feature = format!(
+                    "{}: sizes are in a data descriptor and the central directory is missing; entry recorded, data not recovered",
+                    plan.what()
+                );
+                if plan.meta.kind == EntryKind::File {
+                    // Its local sizes are placeholder zeros: a file delivered
+                    // as is would pass for a complete empty one.
+                    let mut meta = plan.meta.clone();
+                    meta.size = None;
+                    self.session
+                        .begin(&plan.name, &meta)?
+                        .fail(Status::UNSUPPORTED, &feature)?;
+                } else {
+                    self.session.record_entry(&plan.name, &plan.meta)?;
+                }
+                self.session.report(&PluginError::Unsupported { feature });
                 match self.find_local(local.data_at)? {
                     Some(next) => at = next,
                     None => break,

@@ -1,0 +1,78 @@
+//! The hostile-input suite for the android decoder (issue 6): random bit
+//! flips (proptest, fixed seed) in every fixture input. What must hold: no
+//! panic and no status but ok or corrupt, records only of the decoder's
+//! kinds, and every warning or error names the input file.
+#![allow(clippy::unwrap_used)]
+
+use exhibit_artifacts_android::Android;
+use exhibit_plugin_sdk::Status;
+use exhibit_plugin_sdk::testing::decode_file;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+
+/// Bounds this test binary: a hang is a failure, never a stuck CI run.
+/// (One deadline for the whole binary, started by its first test.)
+fn watchdog() {
+    static START: std::sync::Once = std::sync::Once::new();
+    START.call_once(|| {
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(600));
+            eprintln!("the hostile-input tests still run after 600 s: a hang");
+            std::process::exit(101);
+        });
+    });
+}
+
+/// Every fixture input with the case path the decoder sees it at.
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    use exhibit_fixtures as fx;
+    vec![
+        (fx::MMSSMS_PATH.into(), fx::mmssms_db().unwrap()),
+        (fx::CONTACTS2_PATH.into(), fx::contacts2_db().unwrap()),
+        (fx::CALLLOG_PATH.into(), fx::calllog_db().unwrap()),
+        (
+            "apps/com.android.providers.telephony/d_f/000000_sms_backup".into(),
+            fx::sms_backup(),
+        ),
+        (
+            "apps/com.android.providers.telephony/d_f/000001_mms_backup".into(),
+            fx::mms_backup(),
+        ),
+    ]
+}
+
+fn config(cases: u32) -> Config {
+    Config {
+        cases,
+        rng_seed: RngSeed::Fixed(0x6578_6869_6269_7409),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(96))]
+
+    #[test]
+    fn bit_flips_are_reported_by_file_name(
+        which in any::<prop::sample::Index>(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..8)
+    ) {
+        watchdog();
+        let inputs = inputs();
+        let (path, base) = &inputs[which.index(inputs.len())];
+        let mut data = base.clone();
+        for (at, bit) in &flips {
+            let at = at.index(data.len());
+            data[at] ^= 1 << bit;
+        }
+        let (status, t) = decode_file::<Android>(path, data);
+        prop_assert!(matches!(status, Status::OK | Status::CORRUPT), "{path}: {status:?}");
+        for (kind, _) in &t.records {
+            prop_assert!(["messages", "contacts", "calls"].contains(&kind.as_str()), "{kind}");
+        }
+        for p in t.problems() {
+            prop_assert!(p.message.contains(path.as_str()), "{path}: {p:?}");
+        }
+    }
+}
