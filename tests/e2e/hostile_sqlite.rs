@@ -152,9 +152,8 @@ fn an_sms_table_without_its_body_column_still_gives_the_messages() {
         .collect();
     assert_eq!(sms.len(), 2);
     assert_eq!(sms.iter().filter(|m| m["body"].is_null()).count(), 2);
-    // The missing tables are named; the missing column itself is read as
-    // null without a word (decoder-sqlite's policy, so that older schemas
-    // still give records).
+    // The missing tables are named, and so is the missing column: the
+    // messages are still given, with their bodies empty.
     let file = format!("files/{}", fx::MMSSMS_PATH);
     let path = fx::MMSSMS_PATH;
     assert_eq!(
@@ -164,6 +163,12 @@ fn an_sms_table_without_its_body_column_still_gives_the_messages() {
                 "warning".to_owned(),
                 format!(
                     "{file}: {path}: table `threads` is missing: recipients of drafts are not resolved and deleted conversations not noticed"
+                )
+            ),
+            (
+                "warning".to_owned(),
+                format!(
+                    "{file}: {path}: table `sms` has no column `body`: those fields of its records are empty"
                 )
             ),
             (

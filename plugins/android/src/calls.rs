@@ -22,6 +22,7 @@ pub(crate) fn decode(session: &Session<'_>, db: &Db) -> Result<(), PluginError> 
     let Some(table) = db.table("calls")? else {
         return Ok(());
     };
+    db.essential_columns(session, &table, &["number", "date", "type"]);
     const COLUMNS: &[&str] = &[
         "_id",
         "number",

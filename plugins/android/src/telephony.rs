@@ -313,6 +313,7 @@ fn decode_sms(
     table: &Table,
     threads: &Threads,
 ) -> Result<(), PluginError> {
+    db.essential_columns(session, table, &["address", "date", "type", "body"]);
     const COLUMNS: &[&str] = &[
         "_id",
         "thread_id",
@@ -434,6 +435,7 @@ fn decode_mms(
     pdu: &Table,
     threads: &Threads,
 ) -> Result<(), PluginError> {
+    db.essential_columns(session, pdu, &["date", "msg_box"]);
     const COLUMNS: &[&str] = &[
         "_id",
         "thread_id",

@@ -196,6 +196,30 @@ impl Db {
         Ok(table)
     }
 
+    /// Warns when `table` lacks any of `columns`, the ones without which its
+    /// records lose their substance (an SMS without `body`): the records are
+    /// still decoded, with those fields empty, and the examiner is told why.
+    /// Columns that come and go between app versions are not listed here;
+    /// they are read as empty without a word.
+    pub fn essential_columns(&self, session: &Session<'_>, table: &Table, columns: &[&str]) {
+        let missing: Vec<String> = columns
+            .iter()
+            .filter(|c| !table.has(c))
+            .map(|c| format!("`{c}`"))
+            .collect();
+        if !missing.is_empty() {
+            session.warn(
+                None,
+                &format!(
+                    "{}: table `{}` has no column {}: those fields of its records are empty",
+                    self.path,
+                    table.name,
+                    missing.join(", ")
+                ),
+            );
+        }
+    }
+
     /// Warns that table `name` is missing from this file.
     pub fn missing_table(&self, session: &Session<'_>, name: &str, consequence: &str) {
         session.warn(

@@ -267,6 +267,7 @@ fn decode_messages(
     handles: &HashMap<i64, String>,
     chats: &HashMap<i64, Chat>,
 ) -> Result<(), PluginError> {
+    db.essential_columns(session, table, &["date", "is_from_me"]);
     const COLUMNS: &[&str] = &[
         "ROWID",
         "text",
