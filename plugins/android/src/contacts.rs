@@ -106,10 +106,19 @@ fn data_query(session: &Session<'_>, db: &Db) -> Result<Option<String>, PluginEr
         data.expr(Some("d"), "data2"),
         data.expr(Some("d"), "data3"),
     ];
-    let join = if data.has("mimetype_id") && db.table("mimetypes")?.is_some() {
-        " LEFT JOIN mimetypes m ON m._id = d.mimetype_id"
+    // A `mimetypes` without `_id` (found by fuzzing) joins on its rowid,
+    // which `_id INTEGER PRIMARY KEY` aliases, rather than failing the query.
+    let mimetypes = if data.has("mimetype_id") {
+        db.table("mimetypes")?
     } else {
-        ""
+        None
+    };
+    let join = match mimetypes {
+        Some(m) => format!(
+            " LEFT JOIN mimetypes m ON {} = d.\"mimetype_id\"",
+            m.expr(Some("m"), "_id")
+        ),
+        None => String::new(),
     };
     Ok(Some(format!(
         "SELECT {} FROM data d{join} ORDER BY {}, {}",

@@ -568,10 +568,20 @@ fn name_of(row: &Row<'_>) -> rusqlite::Result<String> {
 /// anything else `Io`.
 fn sql_error(path: &str, context: &str, e: &rusqlite::Error) -> PluginError {
     let what = format!("{path}: {context}: {e}");
+    // The input is a private working copy the host has just checked against
+    // its hash, so only a failure of the disk or the OS is an I/O error.
+    // Anything else SQLite refuses (a schema it cannot parse, "unsupported
+    // file format", a record too big or claiming more memory than exists,
+    // found by fuzzing) is a damaged database.
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
-            PluginError::Corrupt { offset: None, what }
-        }
-        _ => PluginError::Io { offset: None, what },
+        Some(
+            ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen
+            | ErrorCode::DiskFull
+            | ErrorCode::PermissionDenied
+            | ErrorCode::ReadOnly
+            | ErrorCode::FileLockingProtocolFailed,
+        ) => PluginError::Io { offset: None, what },
+        _ => PluginError::Corrupt { offset: None, what },
     }
 }
