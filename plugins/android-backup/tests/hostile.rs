@@ -20,16 +20,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
 /// Bounds this test binary: a hang is a failure, never a stuck CI run.
-/// (One deadline for the whole binary, started by its first test.)
 fn watchdog() {
-    static START: std::sync::Once = std::sync::Once::new();
-    START.call_once(|| {
-        std::thread::spawn(|| {
-            std::thread::sleep(std::time::Duration::from_secs(600));
-            eprintln!("the hostile-input tests still run after 600 s: a hang");
-            std::process::exit(101);
-        });
-    });
+    exhibit_plugin_sdk::testing::bound_test_binary(600);
 }
 
 fn run(f: AbFixture, data: &[u8]) -> (Status, Transcript) {

@@ -275,6 +275,20 @@ pub fn decode_both_ways<D: ArtifactDecoder>(
     (s1, t1)
 }
 
+/// Ends the test binary with a failure if it still runs `secs` seconds
+/// after the first call: a hang in a hostile-input or fuzz-regression test
+/// must fail, never stall CI. Later calls do nothing.
+pub fn bound_test_binary(secs: u64) {
+    static START: std::sync::Once = std::sync::Once::new();
+    START.call_once(|| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            eprintln!("the tests of this binary still run after {secs} s: a hang");
+            std::process::exit(101);
+        });
+    });
+}
+
 /// `count` deterministic damaged copies of `base`, for robustness tests: each
 /// has 1 to `max_flips` bytes overwritten and, one time in four, is also cut
 /// short. The same arguments always give the same copies (xorshift64 with a
