@@ -9,39 +9,17 @@ use crate::util::*;
 use exhibit_fixtures as fx;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 /// What the misbehave plugin delivers whole before it misbehaves.
 const BEFORE: &[u8] = b"delivered before the misbehaviour\n";
 
-/// Runs `exhibit` with `args` and a deadline, so a hang fails the test
-/// instead of stalling the suite.
-fn run_bounded(args: &[OsString], secs: u64) -> std::process::Output {
-    let home = std::env::temp_dir().join("exhibit-e2e-no-home");
-    let mut child = std::process::Command::new(exhibit_bin())
-        .args(args)
-        .env_remove("EXHIBIT_PLUGIN_PATH")
-        .env_remove("EXHIBIT_PASSWORD")
-        .env("HOME", &home)
-        .env("XDG_CONFIG_HOME", &home)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start exhibit");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while child.try_wait().expect("wait").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("exhibit {args:?} did not finish within {secs} s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
-    list.iter().map(|a| a.as_ref().to_owned()).collect()
+/// Runs `exhibit` with `list` (paths and strings alike), killed and failed
+/// after `secs` seconds.
+fn run_for(list: &[&dyn AsRef<OsStr>], secs: u64) -> std::process::Output {
+    let args: Vec<&OsStr> = list.iter().map(|a| (*a).as_ref()).collect();
+    run_env(&args, &[], std::time::Duration::from_secs(secs))
 }
 
 #[test]
@@ -65,8 +43,8 @@ fn an_isolated_format_plugin_that_dies_keeps_what_it_delivered() {
             format!("{mode}\n").as_bytes(),
         );
         let case = w.path(&format!("case-{mode}"));
-        let out = run_bounded(
-            &args(&[
+        let out = run_for(
+            &[
                 &"extract",
                 &evidence,
                 &"--case",
@@ -80,7 +58,7 @@ fn an_isolated_format_plugin_that_dies_keeps_what_it_delivered() {
                 &"256M",
                 &"--plugin-timeout",
                 &"2",
-            ]),
+            ],
             60,
         );
         assert_code(&out, 1);
@@ -147,8 +125,8 @@ fn a_decoder_that_dies_loses_only_its_own_file() {
     ]);
     let case = w.path("case");
     // Decoders are isolated by default: no --isolate.
-    let out = run_bounded(
-        &args(&[
+    let out = run_for(
+        &[
             &"extract",
             &evidence,
             &"--case",
@@ -159,7 +137,7 @@ fn a_decoder_that_dies_loses_only_its_own_file() {
             &"256M",
             &"--plugin-timeout",
             &"2",
-        ]),
+        ],
         90,
     );
     assert_code(&out, 2);
@@ -245,8 +223,8 @@ fn extract_twice(w: &Work, evidence: &Path, plugins: &Path, password: &str) -> [
     let mut cases = Vec::new();
     for mode in ["--isolate", "--no-isolate"] {
         let case = w.path(&format!("case{mode}"));
-        let out = run_bounded(
-            &args(&[
+        let out = run_for(
+            &[
                 &"extract",
                 &evidence,
                 &"--case",
@@ -256,7 +234,7 @@ fn extract_twice(w: &Work, evidence: &Path, plugins: &Path, password: &str) -> [
                 &mode,
                 &"--password",
                 &password,
-            ]),
+            ],
             120,
         );
         assert_code(&out, 0);
