@@ -53,10 +53,38 @@ pub enum Command {
         #[arg(long, value_name = "SHA256")]
         expect: Option<String>,
     },
-    /// Show the custody log of a case for a person to read.
+    /// Show the custody log of a case for a person to read, or write it as
+    /// the custody report for court (`--format html`).
     Log {
         /// The case folder.
         case: PathBuf,
+        /// `text` on the terminal, or `html`: the printable custody report
+        /// (written to CASE/reports/custody.html unless --out says otherwise).
+        #[arg(long, value_enum, default_value = "text")]
+        format: LogFormat,
+        #[command(flatten)]
+        out: ReportOut,
+    },
+    /// Write the examiner's report: one self-contained HTML file (summary,
+    /// device, conversations, contacts, calls, timeline, files), to
+    /// CASE/reports/report.html unless --out says otherwise.
+    Report {
+        /// The case folder.
+        case: PathBuf,
+        #[command(flatten)]
+        out: ReportOut,
+    },
+    /// Export a case in an exchange format: CASE/UCO JSON-LD, DFXML, or a
+    /// timeline CSV for Timesketch (to CASE/reports/ unless --out says
+    /// otherwise).
+    Export {
+        /// The case folder.
+        case: PathBuf,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[command(flatten)]
+        out: ReportOut,
     },
     /// Run the artifact decoders again over an existing case, appending to
     /// its custody log and rewriting case/artifacts/.
@@ -93,6 +121,55 @@ pub enum Command {
         #[arg(long, value_name = "KIND")]
         kind: Option<RecordKind>,
     },
+}
+
+/// Where a report goes and how it shows times.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportOut {
+    /// Write here instead of CASE/reports/ (`-` for standard output). A
+    /// report written into the case is recorded in its custody log; one
+    /// written elsewhere leaves the case untouched.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Show times in this zone beside UTC: an IANA name (`Europe/Berlin`)
+    /// or an offset (`+05:30`). Exports are always UTC.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// Examiner making the report, for the custody log.
+    #[arg(long, value_name = "NAME")]
+    pub examiner: Option<String>,
+}
+
+/// How `exhibit log` shows the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line per entry on the terminal.
+    Text,
+    /// The custody report for court: every entry with its chain hash,
+    /// printable.
+    Html,
+}
+
+/// The exchange formats of `exhibit export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// CASE/UCO 1.4 JSON-LD (caseontology.org).
+    CaseUco,
+    /// Digital Forensics XML.
+    Dfxml,
+    /// CSV with message, datetime and timestamp_desc, as Timesketch imports it.
+    Timeline,
+}
+
+impl ExportFormat {
+    /// The name in the custody log and the default file name.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            ExportFormat::CaseUco => ("case-uco", "case-uco.jsonld"),
+            ExportFormat::Dfxml => ("dfxml", "dfxml.xml"),
+            ExportFormat::Timeline => ("timeline", "timeline.csv"),
+        }
+    }
 }
 
 /// The record kinds `exhibit artifacts` shows.

@@ -9,8 +9,9 @@ mod output;
 mod password;
 mod progress;
 mod records;
+mod reports;
 
-use args::{Args, Command};
+use args::{Args, Command, LogFormat};
 use clap::Parser;
 use output::Exit;
 use std::process::ExitCode;
@@ -59,7 +60,18 @@ fn run(args: &Args) -> anyhow::Result<Exit> {
         Command::Identify { evidence } => commands::identify(args, &cfg, evidence),
         Command::Extract(x) => commands::extract_cmd(args, &cfg, x),
         Command::Verify { case, expect } => commands::verify_cmd(args, case, expect.as_deref()),
-        Command::Log { case } => commands::log_cmd(args, case),
+        Command::Log {
+            case,
+            format: LogFormat::Text,
+            ..
+        } => commands::log_cmd(args, case),
+        Command::Log {
+            case,
+            format: LogFormat::Html,
+            out,
+        } => reports::custody_cmd(args, case, out),
+        Command::Report { case, out } => reports::report_cmd(args, case, out),
+        Command::Export { case, format, out } => reports::export_cmd(args, case, *format, out),
         Command::Decode {
             case,
             examiner,

@@ -73,6 +73,10 @@ pub mod action {
     /// On resume, an entry an earlier run had extracted whole was delivered
     /// again and hashed to the logged digests; the file was not rewritten.
     pub const FILE_CONFIRMED: &str = "file_confirmed";
+    /// A report or export made from the case and written into
+    /// `case/reports/`: its format, digests, and the chain hash and entry
+    /// count of the log it was made from.
+    pub const REPORT_WRITTEN: &str = "report_written";
 }
 
 /// What an existing log holds, as counted by [`CustodyLog::open_append`].
@@ -307,7 +311,7 @@ pub struct LogLine {
 }
 
 /// Reads a custody log line by line, streaming.
-pub fn read_log(path: &Path) -> io::Result<impl Iterator<Item = io::Result<LogLine>>> {
+pub fn read_log(path: &Path) -> io::Result<impl Iterator<Item = io::Result<LogLine>> + use<>> {
     let mut reader = BufReader::new(File::open(path)?);
     let mut line_no = 0u64;
     Ok(std::iter::from_fn(move || {

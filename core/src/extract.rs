@@ -18,7 +18,7 @@ use crate::case::{CaseError, CaseFolder};
 use crate::custody::{CustodyLog, LOG_FILE, action};
 use crate::decode::{DecodeOptions, DecodeTally};
 use crate::evidence::{Evidence, EvidenceKind};
-use crate::hash::HashAlgorithm;
+use crate::hash::{Digests, HashAlgorithm};
 use crate::host::{ClosedHost, ExtractHost, HostSetup};
 use crate::plugin::{LoadedPlugin, PluginHost, PluginKind};
 use exhibit_plugin_sdk::{Probe, Status};
@@ -412,6 +412,77 @@ pub fn decode_existing(
         log_entries: run.log.len(),
         duration: started.elapsed(),
     })
+}
+
+/// A report or export written into `case/reports/`, for [`record_reports`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReportWritten {
+    /// `html`, `custody-html`, `case-uco`, `dfxml` or `timeline`.
+    pub format: String,
+    /// Case path (`reports/report.html`).
+    pub path: String,
+    /// Digests of the bytes written, computed as they were written.
+    pub hashes: Digests,
+    /// Bytes written.
+    pub size: u64,
+    /// Chain hash of the log the report was made from.
+    pub made_from_chain_sha256: String,
+    /// Entries of that log.
+    pub made_from_entries: u64,
+}
+
+/// Records reports written into a case as a run of their own
+/// (`case_reopened` with purpose `report`, a `report_written` per file,
+/// `run_finished`), after checking the chain as `exhibit decode` does, so
+/// that `verify` checks their hashes like any other file. Returns the new
+/// chain hash.
+pub fn record_reports(
+    case_dir: &Path,
+    command_line: &[String],
+    examiner: Option<&str>,
+    reports: &[ReportWritten],
+) -> Result<String, ExtractError> {
+    let started = Instant::now();
+    let log_path = case_dir.join(LOG_FILE);
+    let custody_err = |source| ExtractError::Custody {
+        path: log_path.clone(),
+        source,
+    };
+    let (mut log, tally) = CustodyLog::open_append(&log_path).map_err(custody_err)?;
+    log.append(
+        action::CASE_REOPENED,
+        json!({
+            "purpose": "report",
+            "examiner": examiner,
+            "tool": "exhibit",
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "host": gethostname::gethostname().to_string_lossy(),
+            "command_line": command_line,
+            "previous_last_action": tally.last_action,
+        }),
+    )
+    .map_err(custody_err)?;
+    for r in reports {
+        let details = serde_json::to_value(r).map_err(|e| custody_err(io::Error::other(e)))?;
+        log.append(action::REPORT_WRITTEN, details)
+            .map_err(custody_err)?;
+    }
+    let chain_before = log.chain_hash().to_owned();
+    log.append(
+        action::RUN_FINISHED,
+        json!({
+            "run": "report",
+            "outcome": Outcome::Clean,
+            "files": tally.files,
+            "warnings": tally.warnings,
+            "errors": tally.errors,
+            "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "chain_sha256": chain_before,
+        }),
+    )
+    .map_err(custody_err)?;
+    log.sync().map_err(custody_err)?;
+    Ok(log.chain_hash().to_owned())
 }
 
 impl Run {

@@ -56,8 +56,8 @@ pub use custody::CustodyLog;
 pub use decode::{DecodeOptions, DecodeTally};
 pub use evidence::Evidence;
 pub use extract::{
-    DecodeSummary, ExtractOptions, ExtractSummary, Observer, Outcome, PasswordSource, Silent,
-    decode_existing, extract,
+    DecodeSummary, ExtractOptions, ExtractSummary, Observer, Outcome, PasswordSource,
+    ReportWritten, Silent, decode_existing, extract, record_reports,
 };
 pub use hash::HashAlgorithm;
 pub use isolate::Isolation;

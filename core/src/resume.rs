@@ -203,7 +203,7 @@ pub fn plan(case_dir: &Path) -> Result<ResumePlan, ResumeError> {
                 evidence_sha256 = d["hashes"]["sha256"].as_str().map(str::to_owned);
             }
             action::RUN_RESUMED => finished = None,
-            action::RUN_FINISHED if d["run"] != "decode" => {
+            action::RUN_FINISHED if d["run"] != "decode" && d["run"] != "report" => {
                 finished = d["outcome"].as_str().map(str::to_owned);
             }
             action::FILE_EXTRACTED => {

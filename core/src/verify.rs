@@ -350,7 +350,7 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
                 .push(Problem::LineEdited { line: edited, seq });
         }
         match entry.action.as_str() {
-            action::FILE_EXTRACTED | action::ARTIFACT_WRITTEN => {
+            action::FILE_EXTRACTED | action::ARTIFACT_WRITTEN | action::REPORT_WRITTEN => {
                 if entry.action == action::FILE_EXTRACTED {
                     file_entries += 1;
                 }

@@ -377,3 +377,29 @@ pub fn assert_files_match_truth(log: &[Value], case: &Path) {
         assert_eq!(d["hashes"]["sha1"], coreutils_digest("sha1sum", content));
     }
 }
+
+/// The generated Android FFS tar (the bundled fixture's twin) extracted with
+/// the real plugins into `w/case`, MD5 and SHA-256 on, with an examiner and
+/// a case number: the case the report and export tests read.
+pub fn fixture_case(w: &Work) -> PathBuf {
+    let tar = w.path("android-ffs.tar");
+    exhibit_fixtures::write_tar(&tar).expect("fixture tar");
+    let plugins = w.real_plugins();
+    let case = w.path("case");
+    let out = crate::exhibit!(
+        "extract",
+        tar,
+        "--case",
+        case,
+        "--plugins",
+        plugins,
+        "--examiner",
+        "E. Xaminer",
+        "--case-number",
+        "2026-0042",
+        "--hash",
+        "md5"
+    );
+    assert_code(&out, 0);
+    case
+}
