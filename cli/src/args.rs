@@ -49,7 +49,8 @@ pub enum Command {
     Verify {
         /// The case folder.
         case: PathBuf,
-        /// The chain hash `extract` printed; fail unless the log ends in it.
+        /// The chain hash `extract` printed; fail unless the log ends in it or
+        /// passes through it (later runs appended after it).
         #[arg(long, value_name = "SHA256")]
         expect: Option<String>,
     },

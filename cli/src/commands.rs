@@ -390,6 +390,7 @@ pub fn verify_cmd(args: &Args, case: &Path, expect: Option<&str>) -> Result<Exit
                 "intact_files": report.intact_files,
                 "partial_files": report.partial_files,
                 "chain_hash": report.chain_hash,
+                "anchored_at": report.anchored_at,
                 "problems": report.problems.len(),
             }),
         )?;
@@ -418,6 +419,13 @@ pub fn verify_cmd(args: &Args, case: &Path, expect: Option<&str>) -> Result<Exit
             report.files_checked,
             report.chain_hash.as_deref().unwrap_or("none")
         )?;
+        if let Some(at) = report.anchored_at {
+            outln!(
+                "the expected hash is that of entry {}; {} entries were appended after it by later runs (see `exhibit log`)",
+                at.entry,
+                at.appended
+            )?;
+        }
         if report.ok() {
             outln!("verified: every file and every log entry is as recorded")?;
         } else if report.only_incomplete() {

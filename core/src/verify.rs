@@ -220,6 +220,15 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Where in the log the expected chain hash was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AnchorAt {
+    /// Number (`seq`) of the entry whose line hashes to the expected hash.
+    pub entry: u64,
+    /// Entries after it.
+    pub appended: u64,
+}
+
 /// The result of verifying a case.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -243,6 +252,11 @@ pub struct VerifyReport {
     pub partial_files: Vec<String>,
     /// SHA-256 of the log's last line.
     pub chain_hash: Option<String>,
+    /// When `--expect` named the hash of an earlier entry, not the last:
+    /// that entry's number and how many entries later runs (a decoding, a
+    /// report) appended after it. The anchored prefix is unchanged, and
+    /// what came after is in the log for anyone to read.
+    pub anchored_at: Option<AnchorAt>,
     /// Everything that does not hold, in log order then path order.
     pub problems: Vec<Problem>,
 }
@@ -285,6 +299,7 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
         intact_files: Vec::new(),
         partial_files: Vec::new(),
         chain_hash: None,
+        anchored_at: None,
         problems: Vec::new(),
     };
     if !log_path.is_file() {
@@ -306,9 +321,21 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
     let mut last_action = None;
     let mut finished: Option<serde_json::Value> = None;
     let (mut file_entries, mut warnings, mut errors) = (0u64, 0u64, 0u64);
+    // The entry whose line is the expected hash, while the chain up to it
+    // is whole: an anchor taken at extraction still holds after a later
+    // decoding or report appended to the log.
+    let mut anchor: Option<u64> = None;
     for line in read_log(&log_path)? {
         let line = line?;
         report.entries += 1;
+        if let Some(expected) = expect
+            && anchor.is_none()
+            && report.problems.is_empty()
+            && expected.eq_ignore_ascii_case(&line.hash)
+            && line.terminated
+        {
+            anchor = Some(report.entries - 1);
+        }
         if !line.terminated {
             report
                 .problems
@@ -443,10 +470,18 @@ pub fn verify(case_dir: &Path, expect: Option<&str>) -> std::io::Result<VerifyRe
     if let (Some(expected), Some(actual)) = (expect, &report.chain_hash)
         && !expected.eq_ignore_ascii_case(actual)
     {
-        report.problems.push(Problem::ChainMismatch {
-            expected: expected.to_owned(),
-            actual: actual.clone(),
-        });
+        match anchor {
+            Some(line_index) => {
+                report.anchored_at = Some(AnchorAt {
+                    entry: line_index,
+                    appended: report.entries - 1 - line_index,
+                })
+            }
+            None => report.problems.push(Problem::ChainMismatch {
+                expected: expected.to_owned(),
+                actual: actual.clone(),
+            }),
+        }
     }
     check_files(case_dir, &expected_files, &partial, &mut report)?;
     Ok(report)

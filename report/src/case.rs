@@ -55,7 +55,7 @@ pub struct CaseInfo {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EvidenceInfo {
     pub path: String,
-    /// `file` or `dir`.
+    /// `file` or `folder`.
     pub kind: String,
     pub size: Option<u64>,
     pub mtime: Option<String>,

@@ -51,6 +51,19 @@ fn a_report_in_the_case_is_logged_and_verified() {
 
     let verified = exhibit!("verify", case);
     assert_code(&verified, 0);
+    // The hash kept at extraction still anchors the log it began.
+    let anchored = exhibit!("verify", case, "--expect", chain_before);
+    assert_code(&anchored, 0);
+    assert!(
+        stdout(&anchored).contains(&format!(
+            "the expected hash is that of entry {}; 3 entries were appended",
+            before.len() - 1
+        )),
+        "{}",
+        stdout(&anchored)
+    );
+    let wrong = exhibit!("verify", case, "--expect", "00".repeat(32));
+    assert_code(&wrong, 1);
 
     let mut bytes = std::fs::read(&report).unwrap();
     bytes.extend_from_slice(b"<!-- edited -->");

@@ -379,12 +379,15 @@ pub fn assert_files_match_truth(log: &[Value], case: &Path) {
 }
 
 /// The generated Android FFS tar (the bundled fixture's twin) extracted with
-/// the real plugins into `w/case`, MD5 and SHA-256 on, with an examiner and
+/// the real tar plugin and android decoder into `w/case`, MD5 and SHA-256 on, with an examiner and
 /// a case number: the case the report and export tests read.
 pub fn fixture_case(w: &Work) -> PathBuf {
     let tar = w.path("android-ffs.tar");
     exhibit_fixtures::write_tar(&tar).expect("fixture tar");
-    let plugins = w.real_plugins();
+    let plugins = w.plugin_dir(&[
+        ("exhibit_format_tar", "exhibit_format_tar"),
+        ("exhibit_artifacts_android", "exhibit_artifacts_android"),
+    ]);
     let case = w.path("case");
     let out = crate::exhibit!(
         "extract",
