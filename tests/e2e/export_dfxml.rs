@@ -7,26 +7,7 @@
 
 use crate::util::*;
 use serde_json::Value;
-use std::ffi::OsStr;
 use std::path::Path;
-
-/// Runs the Python `script` with `args` and reads the JSON it prints. The
-/// timeline test uses it too: python3 is on every machine CI runs on, and
-/// its parsers are independent of exhibit's writers.
-pub(crate) fn python_json(script: &str, args: &[&Path]) -> Value {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 is needed by this test (it parses the export independently of exhibit)");
-    assert!(
-        out.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python printed JSON")
-}
 
 /// Every `fileobject` as a dict of its child elements (local names for
 /// DFXML's, `exhibit:` for exhibit's), digests under `hashdigest`; the
@@ -62,22 +43,6 @@ print(json.dumps({
 }))
 "#;
 
-fn export(case: &Path, out: &Path, tz: &str) {
-    let o = run_env(
-        &[
-            OsStr::new("export"),
-            case.as_os_str(),
-            OsStr::new("--format"),
-            OsStr::new("dfxml"),
-            OsStr::new("--out"),
-            out.as_os_str(),
-        ],
-        &[("TZ", tz)],
-        deadline(),
-    );
-    assert_code(&o, 0);
-}
-
 fn sha256_of_last_line(case: &Path) -> String {
     use sha2::Digest;
     let text = std::fs::read(case.join("custody.jsonl")).unwrap();
@@ -92,8 +57,8 @@ fn dfxml_hashes_equal_the_log_and_the_files_on_disk() {
     let case = fixture_case(&w);
     let log_before = std::fs::read(case.join("custody.jsonl")).unwrap();
     let (a, b) = (w.path("a.xml"), w.path("b.xml"));
-    export(&case, &a, "UTC");
-    export(&case, &b, "Asia/Kolkata");
+    export_to(&case, "dfxml", &a, "UTC");
+    export_to(&case, "dfxml", &b, "Asia/Kolkata");
     assert_eq!(
         std::fs::read(&a).unwrap(),
         std::fs::read(&b).unwrap(),
@@ -196,7 +161,7 @@ fn names_xml_cannot_carry_keep_their_bytes() {
     );
     let w = Work::new();
     let out = w.path("hostile.xml");
-    export(&o.case, &out, "UTC");
+    export_to(&o.case, "dfxml", &out, "UTC");
     let doc = python_json(READ_DFXML, &[&out]);
     let files = doc["files"].as_array().unwrap();
     // The names as the dump stored them: ESC, BEL and a Latin-1 byte cannot

@@ -5,10 +5,8 @@
 //! each naming the source file and the SHA-256 the log holds for it. The
 //! same case exports to the same bytes under any host time zone.
 
-use crate::export_dfxml::python_json;
 use crate::util::*;
 use serde_json::Value;
-use std::ffi::OsStr;
 use std::path::Path;
 
 const READ_CSV: &str = r#"
@@ -22,22 +20,6 @@ print(json.dumps({
     "rows": [dict(zip(header, r)) for r in rows[1:]],
 }))
 "#;
-
-fn export(case: &Path, out: &Path, tz: &str) {
-    let o = run_env(
-        &[
-            OsStr::new("export"),
-            case.as_os_str(),
-            OsStr::new("--format"),
-            OsStr::new("timeline"),
-            OsStr::new("--out"),
-            out.as_os_str(),
-        ],
-        &[("TZ", tz)],
-        deadline(),
-    );
-    assert_code(&o, 0);
-}
 
 fn records(case: &Path, kind: &str) -> Vec<Value> {
     std::fs::read_to_string(case.join(format!("artifacts/{kind}.jsonl")))
@@ -68,8 +50,8 @@ fn timeline_rows_equal_the_records_and_the_log() {
     let w = Work::new();
     let case = fixture_case(&w);
     let (a, b) = (w.path("a.csv"), w.path("b.csv"));
-    export(&case, &a, "UTC");
-    export(&case, &b, "Asia/Kolkata");
+    export_to(&case, "timeline", &a, "UTC");
+    export_to(&case, "timeline", &b, "Asia/Kolkata");
     assert_eq!(
         std::fs::read(&a).unwrap(),
         std::fs::read(&b).unwrap(),

@@ -12,34 +12,6 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-/// The fixture FFS tar extracted with the tar plugin and the Android
-/// decoder, so the case has records (14 messages, 5 contacts, 12 calls).
-fn android_case(w: &Work) -> PathBuf {
-    let tar = w.path("android-ffs.tar");
-    exhibit_fixtures::write_tar(&tar).unwrap();
-    let plugins = w.plugin_dir(&[
-        ("exhibit_format_tar", "exhibit_format_tar"),
-        ("exhibit_artifacts_android", "exhibit_artifacts_android"),
-    ]);
-    let case = w.path("case");
-    let out = crate::exhibit!(
-        "extract",
-        tar,
-        "--case",
-        case,
-        "--plugins",
-        plugins,
-        "--examiner",
-        "E. Xaminer",
-        "--case-number",
-        "2026-0042",
-        "--hash",
-        "md5"
-    );
-    assert_code(&out, 0);
-    case
-}
-
 /// The fixture iTunes backup (a folder) with the iOS decoder.
 fn ios_case(w: &Work) -> PathBuf {
     let root = w.path("evidence");
@@ -61,22 +33,6 @@ fn ios_case(w: &Work) -> PathBuf {
     );
     assert_code(&out, 0);
     case
-}
-
-fn export(case: &Path, out: &Path, tz: &str) {
-    let o = run_env(
-        &[
-            OsStr::new("export"),
-            case.as_os_str(),
-            OsStr::new("--format"),
-            OsStr::new("case-uco"),
-            OsStr::new("--out"),
-            out.as_os_str(),
-        ],
-        &[("TZ", tz)],
-        deadline(),
-    );
-    assert_code(&o, 0);
 }
 
 /// The graph's nodes by `@id` (the export writes each node once).
@@ -165,8 +121,8 @@ fn case_validate(file: &Path) -> bool {
 /// returns the document and the path written.
 fn export_twice(w: &Work, case: &Path) -> (Value, PathBuf) {
     let (a, b) = (w.path("a.jsonld"), w.path("b.jsonld"));
-    export(case, &a, "UTC");
-    export(case, &b, "Asia/Kolkata");
+    export_to(case, "case-uco", &a, "UTC");
+    export_to(case, "case-uco", &b, "Asia/Kolkata");
     let bytes = std::fs::read(&a).unwrap();
     assert_eq!(
         bytes,
@@ -182,7 +138,7 @@ fn export_twice(w: &Work, case: &Path) -> (Value, PathBuf) {
 #[test]
 fn case_uco_holds_every_file_plugin_and_record_and_conforms() {
     let w = Work::new();
-    let case = android_case(&w);
+    let case = fixture_case(&w);
     let (doc, path) = export_twice(&w, &case);
     assert_eq!(doc["@context"]["kb"], "http://example.org/kb/");
     assert_eq!(

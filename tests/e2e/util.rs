@@ -406,3 +406,40 @@ pub fn fixture_case(w: &Work) -> PathBuf {
     assert_code(&out, 0);
     case
 }
+
+/// `exhibit export CASE --format FORMAT --out OUT` under the host time zone
+/// `tz`: the export tests make each output twice, under two zones, outside
+/// the case (so its log is not appended between the two).
+pub fn export_to(case: &Path, format: &str, out: &Path, tz: &str) {
+    let o = run_env(
+        &[
+            std::ffi::OsStr::new("export"),
+            case.as_os_str(),
+            std::ffi::OsStr::new("--format"),
+            std::ffi::OsStr::new(format),
+            std::ffi::OsStr::new("--out"),
+            out.as_os_str(),
+        ],
+        &[("TZ", tz)],
+        deadline(),
+    );
+    assert_code(&o, 0);
+}
+
+/// Runs the Python `script` with `args` and reads the JSON it prints:
+/// python3 is on every machine CI runs on, and its parsers (expat, csv)
+/// are independent of exhibit's writers.
+pub fn python_json(script: &str, args: &[&Path]) -> Value {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 is needed by this test (it parses the export independently of exhibit)");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
