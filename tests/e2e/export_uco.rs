@@ -101,6 +101,11 @@ fn case_validate(file: &Path) -> bool {
     {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // CI sets this, so a failed install cannot pass as a skip.
+            assert!(
+                std::env::var_os("EXHIBIT_REQUIRE_CASE_VALIDATE").is_none(),
+                "case_validate is not installed, and EXHIBIT_REQUIRE_CASE_VALIDATE is set"
+            );
             eprintln!(
                 "case_validate is not installed (pip install case-utils): the CASE/UCO export was not validated"
             );
