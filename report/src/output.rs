@@ -45,7 +45,7 @@ impl Written {
 }
 
 /// Resolves `--out`: none means `case/reports/<default_name>`, `-` means
-/// standard output. A path inside the case must lie under `reports/`: the
+/// standard output, a folder means `<folder>/<default_name>`. A path inside the case must lie under `reports/`: the
 /// rest of a case is the extraction's, and `verify` would call anything
 /// else there unexplained.
 pub fn resolve(case: &Case, out: Option<&Path>, default_name: &str) -> Result<Target> {
@@ -55,13 +55,17 @@ pub fn resolve(case: &Case, out: Option<&Path>, default_name: &str) -> Result<Ta
     if out == Path::new("-") {
         return Ok(Target::Stdout);
     }
-    let absolute = if out.is_absolute() {
+    let mut absolute = if out.is_absolute() {
         out.to_owned()
     } else {
         std::env::current_dir()
             .context("cannot read the current directory")?
             .join(out)
     };
+    // `--out somewhere/` names a folder: the output keeps its usual name there.
+    if absolute.is_dir() {
+        absolute.push(default_name);
+    }
     let Some(name) = absolute.file_name() else {
         bail!("--out {}: not a file name", out.display());
     };

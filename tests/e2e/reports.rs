@@ -129,6 +129,12 @@ fn an_output_outside_the_case_leaves_it_untouched() {
         stderr(&piped)
     );
 
+    let folder = w.path("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let into_folder = exhibit!("export", case, "--format", "timeline", "--out", folder);
+    assert_code(&into_folder, 0);
+    assert_eq!(std::fs::read(folder.join("timeline.csv")).unwrap(), on_disk);
+
     assert_eq!(
         std::fs::read(case.join("custody.jsonl")).unwrap(),
         log_before
