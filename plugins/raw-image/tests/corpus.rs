@@ -1,0 +1,139 @@
+//! Third-party images from `../shared/corpus` (see its README for the
+//! facts asserted here), read through the public API only. Each test skips,
+//! saying why, when the corpus is absent.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use exhibit_format_raw_image::{
+    Concat, Error, GptCopy, ReadAt, Scheme, SparseImage, read_exact_at, read_partition_table,
+    segment_set, unallocated,
+};
+
+/// `../shared/corpus/<rel>` from the workspace root, or `None` (with the
+/// reason printed) when it is missing.
+fn corpus(rel: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(rel);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: corpus file {} is absent", path.display());
+        None
+    }
+}
+
+#[test]
+fn gpt_rs_disk_has_two_linux_partitions() {
+    let Some(path) = corpus("gpt-rs/tests/fixtures/gpt-disk.img") else {
+        return;
+    };
+    let disk = File::open(path).unwrap();
+    let table = read_partition_table(&disk).unwrap();
+    assert_eq!(table.scheme, Scheme::Gpt);
+    assert_eq!(table.sector_size, 512);
+    assert_eq!(table.gpt_copy, Some(GptCopy::Primary));
+    assert!(table.findings.is_empty(), "{:?}", table.findings);
+    assert_eq!(
+        table.disk_guid.unwrap().to_string(),
+        "1b6a2bfa-e92b-184c-a8a7-ed0610d54821"
+    );
+    let got: Vec<_> = table
+        .partitions
+        .iter()
+        .map(|p| (p.index, p.first_lba, p.sectors, p.start, p.len, p.type_name))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, 34, 1, 34 * 512, 512, Some("Linux filesystem")),
+            (2, 35, 4, 35 * 512, 4 * 512, Some("Linux filesystem")),
+        ]
+    );
+    assert_eq!(
+        table.partitions[0].type_guid.unwrap().to_string(),
+        "0fc63daf-8483-4772-8e79-3d69d8477de4"
+    );
+    // Everything but LBA 34..=38 is table structures or free space.
+    assert_eq!(
+        unallocated(&table, disk.len()),
+        [(0, 34 * 512), (39 * 512, 33 * 512)]
+    );
+}
+
+#[test]
+fn gpt_rs_disk_reads_the_same_through_a_sparse_image() {
+    let Some(path) = corpus("gpt-rs/tests/fixtures/gpt-disk.img") else {
+        return;
+    };
+    let raw = std::fs::read(path).unwrap();
+    // One RAW chunk of 9 × 4096-byte blocks holding the whole disk.
+    let mut sparse = Vec::new();
+    for field in [
+        0xED26_FF3Au32.to_le_bytes().as_slice(),
+        &1u16.to_le_bytes(),
+        &0u16.to_le_bytes(),
+    ] {
+        sparse.extend_from_slice(field);
+    }
+    sparse.extend_from_slice(&28u16.to_le_bytes());
+    sparse.extend_from_slice(&12u16.to_le_bytes());
+    for value in [4096u32, 9, 1, 0] {
+        sparse.extend_from_slice(&value.to_le_bytes());
+    }
+    sparse.extend_from_slice(&0xCAC1u16.to_le_bytes());
+    sparse.extend_from_slice(&0u16.to_le_bytes());
+    sparse.extend_from_slice(&9u32.to_le_bytes());
+    sparse.extend_from_slice(&(12u32 + 36864).to_le_bytes());
+    sparse.extend_from_slice(&raw);
+    let image = SparseImage::open(sparse).unwrap();
+    assert_eq!(
+        read_partition_table(&image).unwrap(),
+        read_partition_table(&raw).unwrap()
+    );
+}
+
+#[test]
+fn dfvfs_ext2_split_raw_reads_as_one_volume() {
+    let Some(first) = corpus("dfvfs/test_data/ext2.splitraw.000") else {
+        return;
+    };
+    let set = segment_set(&first).unwrap().unwrap();
+    let names: Vec<_> = set
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["ext2.splitraw.000", "ext2.splitraw.001"]);
+    let view = Concat::new(set.iter().map(|p| File::open(p).unwrap()).collect()).unwrap();
+    assert_eq!(view.len(), 4 << 20);
+    let mut magic = [0u8; 2];
+    read_exact_at(&view, 1024 + 56, &mut magic).unwrap();
+    assert_eq!(u16::from_le_bytes(magic), 0xEF53);
+    // The ext2 volume has no partition table.
+    assert!(matches!(read_partition_table(&view), Err(Error::NotMine)));
+    // A read across the segment boundary comes from both files.
+    let mut across = [0u8; 16];
+    read_exact_at(&view, (2 << 20) - 8, &mut across).unwrap();
+    let mut tail = [0u8; 8];
+    read_exact_at(&view.segments()[1], 0, &mut tail).unwrap();
+    assert_eq!(across[8..], tail);
+}
+
+#[test]
+fn fat_volumes_without_a_table_are_not_mine() {
+    for rel in [
+        "rust-fatfs/resources/fat12.img",
+        "rust-fatfs/resources/fat16.img",
+    ] {
+        let Some(path) = corpus(rel) else {
+            continue;
+        };
+        let volume = File::open(path).unwrap();
+        assert!(
+            matches!(read_partition_table(&volume), Err(Error::NotMine)),
+            "{rel}"
+        );
+    }
+}
