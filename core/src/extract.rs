@@ -355,15 +355,7 @@ pub fn decode_existing(
     let result = (|| -> io::Result<DecodeTally> {
         run.note(
             action::CASE_REOPENED,
-            json!({
-                "purpose": "decode",
-                "examiner": examiner,
-                "tool": "exhibit",
-                "tool_version": env!("CARGO_PKG_VERSION"),
-                "host": gethostname::gethostname().to_string_lossy(),
-                "command_line": command_line,
-                "previous_last_action": tally.last_action,
-            }),
+            reopened("decode", examiner, command_line, &tally),
         )?;
         for p in plugins.plugins() {
             run.note(
@@ -414,6 +406,25 @@ pub fn decode_existing(
     })
 }
 
+/// The `case_reopened` entry of a run that continues a case (`decode`,
+/// `report`): who, with what, and how the log ended before.
+fn reopened(
+    purpose: &str,
+    examiner: Option<&str>,
+    command_line: &[String],
+    tally: &crate::custody::LogTally,
+) -> Value {
+    json!({
+        "purpose": purpose,
+        "examiner": examiner,
+        "tool": "exhibit",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "host": gethostname::gethostname().to_string_lossy(),
+        "command_line": command_line,
+        "previous_last_action": tally.last_action,
+    })
+}
+
 /// A report or export written into `case/reports/`, for [`record_reports`].
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReportWritten {
@@ -451,15 +462,7 @@ pub fn record_reports(
     let (mut log, tally) = CustodyLog::open_append(&log_path).map_err(custody_err)?;
     log.append(
         action::CASE_REOPENED,
-        json!({
-            "purpose": "report",
-            "examiner": examiner,
-            "tool": "exhibit",
-            "tool_version": env!("CARGO_PKG_VERSION"),
-            "host": gethostname::gethostname().to_string_lossy(),
-            "command_line": command_line,
-            "previous_last_action": tally.last_action,
-        }),
+        reopened("report", examiner, command_line, &tally),
     )
     .map_err(custody_err)?;
     for r in reports {
