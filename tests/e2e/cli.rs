@@ -134,6 +134,7 @@ fn identify_and_plugins_report_in_json() {
             "android-backup",
             "folder",
             "ios-backup",
+            "raw-image",
             "tar",
             "zip"
         ]

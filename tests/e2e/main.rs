@@ -26,6 +26,7 @@ mod ios_backup;
 mod isolation;
 mod log_html;
 mod plugins;
+mod raw_image;
 mod report_html;
 mod reports;
 mod resume;

@@ -31,7 +31,10 @@
 #![warn(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
 mod error;
+mod ext4fs;
+mod fat;
 mod partition;
+mod plugin;
 mod read_at;
 mod segments;
 mod sparse;
@@ -41,8 +44,11 @@ pub use partition::{
     Finding, GptCopy, Guid, MAX_LOGICAL, Partition, PartitionTable, Scheme, read_partition_table,
     unallocated,
 };
+pub use plugin::RawImage;
 pub use read_at::{ReadAt, read_exact_at};
 pub use segments::{Concat, segment_set};
 pub use sparse::{
     Chunk, ChunkData, CrcCheck, MAX_CHUNKS, SPARSE_MAGIC, SparseHeader, SparseImage, is_sparse,
 };
+
+exhibit_plugin_sdk::export!(plugin::RawImage);
