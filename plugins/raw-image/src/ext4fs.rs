@@ -15,7 +15,7 @@
 //! and are not recorded.
 #![forbid(unsafe_code)]
 
-use crate::plugin::{Volume, read_exact};
+use crate::plugin::{MAX_DEPTH, Volume, read_exact};
 use exhibit_plugin_sdk::{EntryKind, EntryMeta, PluginError, RawBytes, Session, Status, Time};
 use ext4_view::{Ext4, Ext4Error, Ext4Read, FileType, Metadata, PathBuf};
 use std::io;
@@ -25,10 +25,6 @@ use std::sync::mpsc;
 const CHUNK: usize = 1024 * 1024;
 /// Largest single read `ext4-view` may ask for.
 const MAX_READ: usize = 64 * 1024 * 1024;
-/// Deepest directory nesting walked (a loop in a corrupt tree stops here).
-const MAX_DEPTH: usize = 256;
-/// Most entries delivered from one volume.
-const MAX_ENTRIES: u64 = 50_000_000;
 
 /// A read request: offset in the volume and length.
 type Request = (u64, usize);
@@ -155,14 +151,7 @@ fn walk(
             if name.as_ref() == b"." || name.as_ref() == b".." {
                 continue;
             }
-            count = count.saturating_add(1);
-            if count > MAX_ENTRIES {
-                session.report(&PluginError::Unsupported {
-                    feature: format!(
-                        "{}: more than {MAX_ENTRIES} entries; the rest is not extracted",
-                        volume.label
-                    ),
-                });
+            if !volume.within_budget(&mut count, session) {
                 return Ok(());
             }
             let path = entry.path();

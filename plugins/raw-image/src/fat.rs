@@ -12,13 +12,11 @@
 #![forbid(unsafe_code)]
 
 use crate::ReadAt;
-use crate::plugin::{Volume, Window, u16_le};
+use crate::plugin::{MAX_DEPTH, Volume, Window, u16_le};
 use exhibit_plugin_sdk::{EntryKind, EntryMeta, PluginError, Session, Status, Time};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 const CHUNK: usize = 1024 * 1024;
-const MAX_DEPTH: usize = 256;
-const MAX_ENTRIES: u64 = 50_000_000;
 
 /// BPB fields (offsets in the boot sector).
 const BPB_BYTES_PER_SEC: usize = 11;
@@ -141,14 +139,7 @@ pub(crate) fn extract(session: &Session<'_>, volume: &Volume<'_>) -> Result<(), 
             if name == "." || name == ".." {
                 continue;
             }
-            count = count.saturating_add(1);
-            if count > MAX_ENTRIES {
-                session.report(&PluginError::Unsupported {
-                    feature: format!(
-                        "{}: more than {MAX_ENTRIES} entries; the rest is not extracted",
-                        volume.label
-                    ),
-                });
+            if !volume.within_budget(&mut count, session) {
                 return Ok(());
             }
             let path = format!("{dir_path}/{name}");

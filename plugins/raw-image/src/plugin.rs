@@ -168,7 +168,28 @@ pub(crate) struct Volume<'a> {
     pub(crate) label: String,
 }
 
+/// Deepest directory nesting walked (a loop in a corrupt tree stops here).
+pub(crate) const MAX_DEPTH: usize = 256;
+/// Most entries delivered from one volume.
+pub(crate) const MAX_ENTRIES: u64 = 50_000_000;
+
 impl Volume<'_> {
+    /// Counts one more entry of the walk; past [`MAX_ENTRIES`] it reports
+    /// that the rest is not extracted and returns false, ending the walk.
+    pub(crate) fn within_budget(&self, count: &mut u64, session: &Session<'_>) -> bool {
+        *count = count.saturating_add(1);
+        if *count <= MAX_ENTRIES {
+            return true;
+        }
+        session.report(&PluginError::Unsupported {
+            feature: format!(
+                "{}: more than {MAX_ENTRIES} entries; the rest is not extracted",
+                self.label
+            ),
+        });
+        false
+    }
+
     /// The case path of `inner` (a `/`-separated path inside the volume).
     pub(crate) fn entry_path(&self, inner: &[u8]) -> Vec<u8> {
         let mut out = self.prefix.as_bytes().to_vec();
