@@ -642,12 +642,13 @@ impl Case {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use exhibit_core::custody::CustodyLog;
     use serde_json::json;
 
-    fn case_with(entries: &[(&str, Value)]) -> tempfile::TempDir {
+    /// A case folder whose custody log holds `entries`, for the outputs' tests.
+    pub(crate) fn case_with(entries: &[(&str, Value)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut log = CustodyLog::create(&dir.path().join(LOG_FILE)).expect("log");
         for (act, details) in entries {

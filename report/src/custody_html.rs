@@ -617,17 +617,9 @@ fn cut(s: &str, line: u64) -> String {
 mod tests {
     use super::*;
     use crate::Zone;
+    use crate::case::tests::case_with;
     use exhibit_core::custody::{CustodyLog, LOG_FILE, action};
     use serde_json::json;
-
-    fn case_with(entries: &[(&str, Value)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = CustodyLog::create(&dir.path().join(LOG_FILE)).expect("log");
-        for (act, details) in entries {
-            log.append(act, details.clone()).expect("append");
-        }
-        dir
-    }
 
     fn render(dir: &std::path::Path, zone: &str) -> String {
         let case = Case::open(dir).expect("open");
