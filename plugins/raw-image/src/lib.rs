@@ -30,9 +30,12 @@
 #![deny(unsafe_code)]
 #![warn(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
+mod deleted;
 mod error;
 mod ext4fs;
+mod ext4raw;
 mod fat;
+mod fatraw;
 mod partition;
 mod plugin;
 mod read_at;

@@ -1,0 +1,1 @@
+//! Raw FAT directory entries read beside `fatfs` (placeholder).
