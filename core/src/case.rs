@@ -19,6 +19,16 @@ pub const FILES_DIR: &str = "files";
 pub const ARTIFACTS_DIR: &str = "artifacts";
 /// The device facts a format plugin found (an iTunes backup's Info.plist).
 pub const DEVICE_FILE: &str = "device.json";
+/// Deleted entries a file system still shows, one JSON object a line (the
+/// records a format plugin emits with kind [`DELETED_KIND`]).
+pub const DELETED_FILE: &str = "deleted.jsonl";
+/// The record kind a format plugin gives a deleted entry.
+pub const DELETED_KIND: &str = "deleted";
+/// The regions of a physical image (partitions, unallocated space, the
+/// partition table), each with the digests the core computed.
+pub const PARTITIONS_FILE: &str = "partitions.jsonl";
+/// The `kind` of [`PARTITIONS_FILE`] in its `artifact_written` entry.
+pub const PARTITIONS_KIND: &str = "partitions";
 
 /// Most name variants tried for one entry before giving up.
 const MAX_VARIANTS: u32 = 100_000;

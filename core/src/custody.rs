@@ -77,6 +77,10 @@ pub mod action {
     /// `case/reports/`: its format, digests, and the chain hash and entry
     /// count of the log it was made from.
     pub const REPORT_WRITTEN: &str = "report_written";
+    /// A region of a physical image (a partition, the space between
+    /// partitions) hashed by the core: its name, offset, size, digests and
+    /// what the plugin says it is. Also a line of `partitions.jsonl`.
+    pub const REGION_HASHED: &str = "region_hashed";
 }
 
 /// What an existing log holds, as counted by [`CustodyLog::open_append`].

@@ -11,6 +11,12 @@
 //! when the plugin finishes and at the end. The ctime is there because a
 //! write followed by `touch -d` restores the mtime, but no user can set the
 //! ctime back.
+//!
+//! A split image (`disk.000`, `disk.001`, … found by
+//! [`crate::segments::segment_set`]) is one evidence: its segments are each
+//! opened read-only and read as one byte sequence ([`EvidenceReader`]),
+//! each is fingerprinted, and each gets digests of its own beside those of
+//! the whole, as acquisition tools record them.
 
 use crate::hash::{Digests, HashAlgorithm, HashThread, MultiHasher};
 use serde_json::json;
@@ -57,6 +63,178 @@ pub fn read_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// The evidence file, or the segments of a split image in order, opened
+/// read-only and read as one byte sequence.
+#[derive(Debug)]
+pub struct EvidenceReader {
+    files: Vec<File>,
+    /// Cumulative end offset of each segment (sizes taken at open); empty
+    /// for a single file, which is read to wherever it ends.
+    ends: Vec<u64>,
+}
+
+impl EvidenceReader {
+    /// One file read as it is.
+    pub fn single(file: File) -> EvidenceReader {
+        EvidenceReader {
+            files: vec![file],
+            ends: Vec::new(),
+        }
+    }
+
+    /// Where each segment ends (empty for a single file).
+    pub fn segment_ends(&self) -> &[u64] {
+        &self.ends
+    }
+
+    /// Reads at `offset` without moving a cursor. A read never crosses a
+    /// segment boundary: it returns fewer bytes there, and the next read
+    /// continues in the next segment.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ends.is_empty() {
+            return match self.files.first() {
+                Some(file) => read_at(file, offset, buf),
+                None => Ok(0),
+            };
+        }
+        let index = self.ends.partition_point(|&end| end <= offset);
+        let (Some(file), Some(&end)) = (self.files.get(index), self.ends.get(index)) else {
+            return Ok(0);
+        };
+        let start = index
+            .checked_sub(1)
+            .and_then(|prev| self.ends.get(prev))
+            .copied()
+            .unwrap_or(0);
+        let left = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        let n = read_at(file, offset - start, &mut buf[..want])?;
+        if n == 0 && want > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "segment {} ends before the {} bytes it had at open",
+                    index + 1,
+                    end - start
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Reads the whole evidence front to back, hashing it and (for a split
+    /// image) each segment; `progress` counts the bytes read.
+    pub fn hash_all(
+        &self,
+        algorithms: &[HashAlgorithm],
+        progress: Option<&std::sync::atomic::AtomicU64>,
+    ) -> io::Result<(Digests, u64, Vec<Digests>)> {
+        let mut hasher = MultiHasher::new(algorithms);
+        let mut segments = SegmentHashers::new(&self.ends, algorithms);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = match self.read_at(total, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            segments.update(&buf[..n]);
+            total += n as u64;
+            if let Some(p) = progress {
+                p.store(total, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Ok((hasher.finish(), total, segments.finish()))
+    }
+
+    /// Hashes `len` bytes from `offset` (a partition of a raw image); fewer
+    /// when the evidence ends first. Returns the digests and the bytes hashed.
+    pub fn hash_range(
+        &self,
+        offset: u64,
+        len: u64,
+        algorithms: &[HashAlgorithm],
+    ) -> io::Result<(Digests, u64)> {
+        let mut hasher = MultiHasher::new(algorithms);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        while done < len {
+            let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+            let n = match self.read_at(offset.saturating_add(done), &mut buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            done += n as u64;
+        }
+        Ok((hasher.finish(), done))
+    }
+}
+
+/// Digests of each segment of a split image, fed the whole image in order.
+#[derive(Debug)]
+struct SegmentHashers {
+    ends: Vec<u64>,
+    algorithms: Vec<HashAlgorithm>,
+    current: Option<MultiHasher>,
+    pos: u64,
+    done: Vec<Digests>,
+}
+
+impl SegmentHashers {
+    fn new(ends: &[u64], algorithms: &[HashAlgorithm]) -> SegmentHashers {
+        SegmentHashers {
+            ends: ends.to_vec(),
+            algorithms: algorithms.to_vec(),
+            current: (!ends.is_empty()).then(|| MultiHasher::new(algorithms)),
+            pos: 0,
+            done: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let Some(&end) = self.ends.get(self.done.len()) else {
+                return;
+            };
+            let take = usize::try_from(end - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            if let Some(h) = &mut self.current {
+                h.update(&data[..take]);
+            }
+            self.pos += take as u64;
+            data = &data[take..];
+            if self.pos == end {
+                self.close_segment();
+            }
+        }
+    }
+
+    fn close_segment(&mut self) {
+        if let Some(h) = self.current.take() {
+            self.done.push(h.finish());
+        }
+        if self.done.len() < self.ends.len() {
+            self.current = Some(MultiHasher::new(&self.algorithms));
+        }
+    }
+
+    /// The digests of every segment; an empty segment at the end is closed
+    /// here, a segment not read to its end has none.
+    fn finish(mut self) -> Vec<Digests> {
+        while self.ends.get(self.done.len()) == Some(&self.pos) {
+            self.close_segment();
+        }
+        self.done
+    }
+}
+
 /// Whether the evidence is one file or a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvidenceKind {
@@ -84,6 +262,9 @@ pub struct Evidence {
     path: PathBuf,
     kind: EvidenceKind,
     opened: Fingerprint,
+    /// For a split image: every segment (the first is `path`) and its
+    /// fingerprint at open; empty otherwise.
+    segments: Vec<(PathBuf, Fingerprint)>,
 }
 
 impl Evidence {
@@ -98,8 +279,53 @@ impl Evidence {
             open_read_only(&path)?;
             EvidenceKind::File
         };
-        let opened = fingerprint(&path, kind)?;
-        Ok(Evidence { path, kind, opened })
+        let mut opened = fingerprint(&path, kind)?;
+        let mut segments = Vec::new();
+        if kind == EvidenceKind::File
+            && let Some(set) = crate::segments::segment_set(&path)?
+            && set.len() > 1
+        {
+            let mut total = 0u64;
+            for segment in set {
+                open_read_only(&segment)?;
+                let print = fingerprint(&segment, EvidenceKind::File)?;
+                total = total.checked_add(print.size).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "segment sizes overflow u64")
+                })?;
+                segments.push((segment, print));
+            }
+            opened.size = total;
+            opened.files = segments.len() as u64;
+        }
+        Ok(Evidence {
+            path,
+            kind,
+            opened,
+            segments,
+        })
+    }
+
+    /// The segments of a split image, in order, with their sizes at open;
+    /// empty for a single file or a folder.
+    pub fn segments(&self) -> impl Iterator<Item = (&Path, u64)> {
+        self.segments.iter().map(|(p, f)| (p.as_path(), f.size))
+    }
+
+    /// Opens the evidence file (every segment of a split image) for
+    /// reading. Not for a folder.
+    pub fn reader(&self) -> io::Result<EvidenceReader> {
+        if self.segments.is_empty() {
+            return Ok(EvidenceReader::single(open_read_only(&self.path)?));
+        }
+        let mut files = Vec::with_capacity(self.segments.len());
+        let mut ends = Vec::with_capacity(self.segments.len());
+        let mut end = 0u64;
+        for (path, print) in &self.segments {
+            files.push(open_read_only(path)?);
+            end = end.saturating_add(print.size);
+            ends.push(end);
+        }
+        Ok(EvidenceReader { files, ends })
     }
 
     /// Canonical path.
@@ -139,11 +365,11 @@ impl Evidence {
             }
             return Ok(head);
         }
-        let file = open_read_only(&self.path)?;
+        let file = self.reader()?;
         let mut buf = vec![0u8; n];
         let mut filled = 0;
         while filled < n {
-            match read_at(&file, filled as u64, &mut buf[filled..])? {
+            match file.read_at(filled as u64, &mut buf[filled..])? {
                 0 => break,
                 k => filled += k,
             }
@@ -169,6 +395,21 @@ impl Evidence {
             details["files"] = json!(self.opened.files);
             details["tree_fingerprint"] = json!(tree);
         }
+        if !self.segments.is_empty() {
+            details["kind"] = json!("split image");
+            details["segments"] = self
+                .segments
+                .iter()
+                .map(|(path, print)| {
+                    json!({
+                        "path": path.to_string_lossy(),
+                        "size": print.size,
+                        "mtime": time(print.mtime),
+                        "ctime": print.ctime.map(|c| show_ctime(Some(c))),
+                    })
+                })
+                .collect();
+        }
         #[cfg(unix)]
         if let Some(md) = &md {
             use std::os::unix::fs::MetadataExt;
@@ -182,45 +423,57 @@ impl Evidence {
     /// Compares the evidence now with how it was at open. Returns the
     /// differences, empty when unchanged.
     pub fn changes(&self) -> io::Result<Vec<String>> {
+        if !self.segments.is_empty() {
+            let mut changes = Vec::new();
+            for (path, opened) in &self.segments {
+                let now = fingerprint(path, EvidenceKind::File)?;
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                changes.extend(
+                    differences(opened, &now)
+                        .into_iter()
+                        .map(|c| format!("segment {name}: {c}")),
+                );
+            }
+            return Ok(changes);
+        }
         let now = fingerprint(&self.path, self.kind)?;
-        let mut changes = Vec::new();
-        if now.size != self.opened.size {
-            changes.push(format!(
-                "size was {} bytes, now {}",
-                self.opened.size, now.size
-            ));
-        }
-        if now.mtime != self.opened.mtime {
-            changes.push(format!(
-                "modification time was {}, now {}",
-                self.opened
-                    .mtime
-                    .map(crate::time::rfc3339)
-                    .unwrap_or_default(),
-                now.mtime.map(crate::time::rfc3339).unwrap_or_default()
-            ));
-        }
-        if now.ctime != self.opened.ctime {
-            changes.push(format!(
-                "inode change time was {}, now {} (its content, times, permissions or links were changed)",
-                show_ctime(self.opened.ctime),
-                show_ctime(now.ctime)
-            ));
-        }
-        if now.tree != self.opened.tree {
-            changes.push(format!(
-                "folder contents changed ({} files at open, {} now; an entry's size, time or name differs)",
-                self.opened.files, now.files
-            ));
-        }
-        Ok(changes)
+        Ok(differences(&self.opened, &now))
     }
 
     /// Hashes the whole evidence file again (for `--rehash-evidence`).
     pub fn rehash(&self, algorithms: &[HashAlgorithm]) -> io::Result<(Digests, u64)> {
-        let mut file = open_read_only(&self.path)?;
-        crate::hash::hash_reader(&mut file, algorithms)
+        let (digests, total, _) = self.reader()?.hash_all(algorithms, None)?;
+        Ok((digests, total))
     }
+}
+
+/// What differs between two fingerprints of the same path, in words.
+fn differences(opened: &Fingerprint, now: &Fingerprint) -> Vec<String> {
+    let mut changes = Vec::new();
+    if now.size != opened.size {
+        changes.push(format!("size was {} bytes, now {}", opened.size, now.size));
+    }
+    if now.mtime != opened.mtime {
+        changes.push(format!(
+            "modification time was {}, now {}",
+            opened.mtime.map(crate::time::rfc3339).unwrap_or_default(),
+            now.mtime.map(crate::time::rfc3339).unwrap_or_default()
+        ));
+    }
+    if now.ctime != opened.ctime {
+        changes.push(format!(
+                "inode change time was {}, now {} (its content, times, permissions or links were changed)",
+                show_ctime(opened.ctime),
+                show_ctime(now.ctime)
+            ));
+    }
+    if now.tree != opened.tree {
+        changes.push(format!(
+                "folder contents changed ({} files at open, {} now; an entry's size, time or name differs)",
+                opened.files, now.files
+            ));
+    }
+    changes
 }
 
 /// The inode change time of `md`, where the OS keeps one.
@@ -340,28 +593,55 @@ impl Digester {
 /// by the host itself.
 #[derive(Debug)]
 pub struct HashedSource {
-    file: File,
+    file: EvidenceReader,
     digester: Option<Digester>,
     hashed_upto: u64,
+    /// A split image's per-segment digests, fed on the reading thread.
+    segments: Option<SegmentHashers>,
+    segment_digests: Vec<Digests>,
 }
 
 impl HashedSource {
     /// Wraps an open file; hashing starts at offset 0, on the reading thread.
     pub fn new(file: File, algorithms: &[HashAlgorithm]) -> HashedSource {
         HashedSource {
-            file,
+            file: EvidenceReader::single(file),
             digester: Some(Digester::Inline(Box::new(MultiHasher::new(algorithms)))),
             hashed_upto: 0,
+            segments: None,
+            segment_digests: Vec::new(),
         }
     }
 
-    /// Like [`HashedSource::new`], hashing on a thread of its own.
-    pub fn threaded(file: File, algorithms: &[HashAlgorithm]) -> io::Result<HashedSource> {
+    /// The evidence file (or split image), hashing on a thread of its own.
+    pub fn threaded(
+        file: EvidenceReader,
+        algorithms: &[HashAlgorithm],
+    ) -> io::Result<HashedSource> {
+        let segments = (!file.segment_ends().is_empty())
+            .then(|| SegmentHashers::new(file.segment_ends(), algorithms));
         Ok(HashedSource {
             file,
             digester: Some(Digester::Thread(HashThread::spawn(algorithms)?)),
             hashed_upto: 0,
+            segments,
+            segment_digests: Vec::new(),
         })
+    }
+
+    /// After [`HashedSource::finish`]: the digests of each segment of a
+    /// split image (empty for one file).
+    pub fn segment_digests(&self) -> &[Digests] {
+        &self.segment_digests
+    }
+
+    fn digest(&mut self, data: &[u8]) {
+        if let Some(d) = &mut self.digester {
+            d.update(data);
+        }
+        if let Some(s) = &mut self.segments {
+            s.update(data);
+        }
     }
 
     /// Bytes hashed so far (from offset 0).
@@ -371,16 +651,14 @@ impl HashedSource {
 
     /// Reads at `offset` for the plugin and hashes what is new.
     pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let n = read_at(&self.file, offset, buf)?;
+        let n = self.file.read_at(offset, buf)?;
         if offset > self.hashed_upto {
             self.hash_gap(offset)?;
         }
         let end = offset.saturating_add(n as u64);
         if offset <= self.hashed_upto && end > self.hashed_upto {
             let new = usize::try_from(self.hashed_upto - offset).map_err(io::Error::other)?;
-            if let Some(d) = &mut self.digester {
-                d.update(&buf[new..n]);
-            }
+            self.digest(&buf[new..n]);
             self.hashed_upto = end;
         }
         Ok(n)
@@ -392,13 +670,11 @@ impl HashedSource {
         while self.hashed_upto < until {
             let want = usize::try_from((until - self.hashed_upto).min(buf.len() as u64))
                 .map_err(io::Error::other)?;
-            let n = read_at(&self.file, self.hashed_upto, &mut buf[..want])?;
+            let n = self.file.read_at(self.hashed_upto, &mut buf[..want])?;
             if n == 0 {
                 break;
             }
-            if let Some(d) = &mut self.digester {
-                d.update(&buf[..n]);
-            }
+            self.digest(&buf[..n]);
             self.hashed_upto += n as u64;
         }
         Ok(())
@@ -424,39 +700,28 @@ impl HashedSource {
             Some(d) => d.finish()?,
             None => Digests::new(),
         };
+        if let Some(s) = self.segments.take() {
+            self.segment_digests = s.finish();
+        }
         Ok((digests, self.hashed_upto, self.hashed_upto - before))
     }
 }
 
-/// A background hashing of the whole evidence: its digests and size.
-pub type HashJob = std::thread::JoinHandle<io::Result<(Digests, u64)>>;
+/// A background hashing of the whole evidence: its digests, its size and
+/// (for a split image) each segment's digests.
+pub type HashJob = std::thread::JoinHandle<io::Result<(Digests, u64, Vec<Digests>)>>;
 
-/// Hashes a whole evidence file on a thread of its own, while a
-/// random-access plugin reads it; `progress` counts the bytes hashed.
+/// Hashes a whole evidence file (every segment of a split image) on a
+/// thread of its own, while a random-access plugin reads it; `progress`
+/// counts the bytes hashed.
 pub fn hash_in_background(
-    path: &Path,
+    evidence: &Evidence,
     algorithms: &[HashAlgorithm],
     progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) -> io::Result<HashJob> {
-    let mut file = open_read_only(path)?;
+    let reader = evidence.reader()?;
     let algorithms = algorithms.to_vec();
     std::thread::Builder::new()
         .name("exhibit-evidence-hash".into())
-        .spawn(move || {
-            let mut hasher = MultiHasher::new(&algorithms);
-            let mut buf = vec![0u8; 1 << 20];
-            let mut total = 0u64;
-            loop {
-                let n = match io::Read::read(&mut file, &mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                hasher.update(&buf[..n]);
-                total += n as u64;
-                progress.store(total, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok((hasher.finish(), total))
-        })
+        .spawn(move || reader.hash_all(&algorithms, Some(&progress)))
 }

@@ -770,6 +770,7 @@ impl Run {
             out_of_space,
             evidence_complete,
             interrupted_entries,
+            segment_digests,
         } = host.close()?;
         // The host stops a plugin that would overfill the disk through the
         // cancel flag; that is a failure, not the examiner's interruption.
@@ -865,6 +866,15 @@ impl Run {
                     "sha256 of the manifest: one line '<sha256>  <relative path>\\n' per file read, sorted by path"
                 );
             }
+        }
+        if !segment_digests.is_empty() {
+            hashed["segments"] = evidence
+                .segments()
+                .zip(&segment_digests)
+                .map(|((path, size), hashes)| {
+                    json!({"path": path.to_string_lossy(), "size": size, "hashes": hashes})
+                })
+                .collect();
         }
         if !evidence_complete {
             // Interrupted: the evidence was not read to its end, so it has no

@@ -13,10 +13,14 @@
 //! The case disk keeps a reserve: an entry that would not fit, or a disk that
 //! fills while writing, stops the run with an error saying where.
 
-use crate::case::{ARTIFACTS_DIR, CaseFolder, DEVICE_FILE, FILES_DIR};
+use crate::case::{
+    ARTIFACTS_DIR, CaseFolder, DELETED_FILE, DELETED_KIND, DEVICE_FILE, FILES_DIR, PARTITIONS_FILE,
+    PARTITIONS_KIND,
+};
 use crate::custody::action;
 use crate::evidence::{
-    Evidence, EvidenceKind, HashJob, HashedSource, hash_in_background, open_read_only,
+    Evidence, EvidenceKind, EvidenceReader, HashJob, HashedSource, hash_in_background,
+    open_read_only,
 };
 use crate::extract::{Observer, Run};
 use crate::hash::{Digests, HashAlgorithm, MultiHasher};
@@ -43,7 +47,7 @@ pub(crate) enum EvidenceAccess {
     Sequential(Box<Mutex<HashedSource>>),
     /// A random-access plugin: plain reads; a background thread hashes the file.
     Random {
-        file: File,
+        file: EvidenceReader,
         hashed: Arc<AtomicU64>,
         worker: Mutex<Option<HashJob>>,
     },
@@ -120,6 +124,7 @@ struct Finished {
 
 /// A record file being written.
 struct ArtifactFile {
+    kind: String,
     path: String,
     writer: BufWriter<File>,
     hasher: MultiHasher,
@@ -159,6 +164,8 @@ pub(crate) struct ClosedHost {
     pub evidence_complete: bool,
     /// The entries that were being delivered when the run was interrupted.
     pub interrupted_entries: Vec<Value>,
+    /// A split image's digests of each segment, in order (empty otherwise).
+    pub segment_digests: Vec<Digests>,
 }
 
 /// The core's implementation of the plugin ABI's host services for one extraction.
@@ -224,15 +231,15 @@ impl<'r> ExtractHost<'r> {
             EvidenceAccess::Folder
         } else if setup.random_access {
             let hashed = Arc::new(AtomicU64::new(0));
-            let worker = hash_in_background(ev.path(), setup.hashes, hashed.clone())?;
+            let worker = hash_in_background(ev, setup.hashes, hashed.clone())?;
             EvidenceAccess::Random {
-                file: open_read_only(ev.path())?,
+                file: ev.reader()?,
                 hashed,
                 worker: Mutex::new(Some(worker)),
             }
         } else {
             EvidenceAccess::Sequential(Box::new(Mutex::new(HashedSource::threaded(
-                open_read_only(ev.path())?,
+                ev.reader()?,
                 setup.hashes,
             )?)))
         };
@@ -482,6 +489,9 @@ impl<'r> ExtractHost<'r> {
     fn finish_output(&self, handle: u64, mut out: Output, status: Status, note: &[u8]) -> Status {
         let note = String::from_utf8_lossy(note).into_owned();
         let name = RawBytes(std::mem::take(&mut out.name));
+        if out.meta.kind == EntryKind::Region {
+            return self.finish_region(name, out, status, note);
+        }
         if out.meta.kind != EntryKind::File {
             lock(&self.run).counts.entries += 1;
             let details = json!({
@@ -718,10 +728,10 @@ impl<'r> ExtractHost<'r> {
             self.close_source(handle);
         }
         let artifacts = std::mem::take(&mut *lock(&self.artifacts));
-        for (kind, mut art) in artifacts {
+        for mut art in artifacts.into_values() {
             let flushed = art.writer.flush();
             let details = json!({
-                "kind": kind,
+                "kind": art.kind,
                 "path": art.path,
                 "records": art.records,
                 "size": art.bytes,
@@ -755,6 +765,7 @@ impl<'r> ExtractHost<'r> {
                     out_of_space,
                     evidence_complete: false,
                     interrupted_entries,
+                    segment_digests: Vec::new(),
                 })
             }
             EvidenceAccess::Random { hashed, .. } if interrupted => {
@@ -769,6 +780,7 @@ impl<'r> ExtractHost<'r> {
                     out_of_space,
                     evidence_complete: false,
                     interrupted_entries,
+                    segment_digests: Vec::new(),
                 })
             }
             EvidenceAccess::Folder if interrupted => {
@@ -785,6 +797,7 @@ impl<'r> ExtractHost<'r> {
                     out_of_space,
                     evidence_complete: false,
                     interrupted_entries,
+                    segment_digests: Vec::new(),
                 })
             }
             EvidenceAccess::Sequential(source) => {
@@ -792,6 +805,7 @@ impl<'r> ExtractHost<'r> {
                 let (digests, total, host_read) = source.finish()?;
                 self.observer.evidence_progress(total);
                 Ok(ClosedHost {
+                    segment_digests: source.segment_digests().to_vec(),
                     evidence_digests: digests,
                     evidence_bytes: total,
                     host_read,
@@ -804,7 +818,7 @@ impl<'r> ExtractHost<'r> {
             }
             EvidenceAccess::Random { worker, .. } => {
                 let worker = worker.into_inner().unwrap_or_else(|p| p.into_inner());
-                let (digests, total) = worker
+                let (digests, total, segment_digests) = worker
                     .ok_or_else(|| io::Error::other("evidence hashing never started"))?
                     .join()
                     .map_err(|_| io::Error::other("the evidence hashing thread panicked"))??;
@@ -818,6 +832,7 @@ impl<'r> ExtractHost<'r> {
                     out_of_space,
                     evidence_complete: true,
                     interrupted_entries: Vec::new(),
+                    segment_digests,
                 })
             }
             EvidenceAccess::Folder => {
@@ -840,9 +855,144 @@ impl<'r> ExtractHost<'r> {
                     out_of_space,
                     evidence_complete: true,
                     interrupted_entries: Vec::new(),
+                    segment_digests: Vec::new(),
                 })
             }
         }
+    }
+
+    /// Appends `record` as one line of the case's record file `path`
+    /// (created on first use, hashed as written, logged when the run
+    /// closes).
+    fn append_record(&self, kind: &str, path: &str, record: &Value) -> Status {
+        let mut artifacts = lock(&self.artifacts);
+        if !artifacts.contains_key(path) {
+            let full = self.case.root().join(path);
+            // A resumed run writes its record files again from the start.
+            let created = full
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| match &self.resume {
+                    Some(_) => self.case.rewrite_file(path),
+                    None => std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&full),
+                });
+            match created {
+                Ok(file) => {
+                    artifacts.insert(
+                        path.to_owned(),
+                        ArtifactFile {
+                            kind: kind.to_owned(),
+                            path: path.to_owned(),
+                            writer: BufWriter::new(file),
+                            hasher: MultiHasher::new(&self.hashes),
+                            records: 0,
+                            bytes: 0,
+                        },
+                    );
+                }
+                Err(e) => {
+                    drop(artifacts);
+                    return self.fail(Status::IO, format!("cannot create {path}: {e}"), json!({}));
+                }
+            }
+        }
+        let Some(art) = artifacts.get_mut(path) else {
+            return Status::IO;
+        };
+        let mut line = record.to_string().into_bytes();
+        line.push(b'\n');
+        match art.writer.write_all(&line) {
+            Ok(()) => {
+                art.hasher.update(&line);
+                art.records += 1;
+                art.bytes += line.len() as u64;
+                Status::OK
+            }
+            Err(_) => Status::IO,
+        }
+    }
+
+    /// Records a region: hashes the evidence range it names when the plugin
+    /// wrote nothing, else takes the digests of what it wrote; logs
+    /// `region_hashed` and adds a line to `partitions.jsonl`.
+    fn finish_region(&self, name: RawBytes, out: Output, status: Status, note: String) -> Status {
+        let meta = out.meta;
+        let declared = meta.size.unwrap_or(0);
+        let from_evidence = out.written == 0 && declared > 0 && meta.offset.is_some();
+        let (digests, hashed, problem) = if from_evidence {
+            let offset = meta.offset.unwrap_or(0);
+            let reader = match &self.evidence {
+                EvidenceAccess::Random { file, .. } => self.evidence_range(file, offset, declared),
+                EvidenceAccess::Sequential(_) => {
+                    // A fresh handle: the plugin's own reads keep their
+                    // offset order for the evidence digest.
+                    let path = self.root.clone();
+                    let ev = Evidence::open(&path);
+                    match ev.and_then(|ev| ev.reader()) {
+                        Ok(file) => self.evidence_range(&file, offset, declared),
+                        Err(e) => Err(e),
+                    }
+                }
+                EvidenceAccess::Folder => Err(io::Error::other("a folder has no byte ranges")),
+            };
+            match reader {
+                Ok((digests, n)) if n == declared => (digests, n, None),
+                Ok((digests, n)) => (
+                    digests,
+                    n,
+                    Some(format!(
+                        "the evidence ends {n} bytes into it, not {declared}: only those are hashed"
+                    )),
+                ),
+                Err(e) => (Digests::new(), 0, Some(format!("reading it failed: {e}"))),
+            }
+        } else {
+            let digests = match out.digest {
+                FileDigest::Inline(hasher) => (*hasher).finish(),
+                FileDigest::Queued(_) => Digests::new(),
+            };
+            let problem = (status != Status::OK).then(|| {
+                format!(
+                    "the plugin ended it with {} after {} bytes: {note}",
+                    status.name(),
+                    out.written
+                )
+            });
+            (digests, out.written, problem)
+        };
+        let record = json!({
+            "name": name,
+            "offset": meta.offset,
+            "size": hashed,
+            "hashes": digests,
+            "hashed_from": if from_evidence { "evidence" } else { "plugin" },
+            "complete": problem.is_none(),
+            "details": meta.extra,
+        });
+        if let Some(problem) = &problem {
+            let message = format!("region {}: {problem}", String::from_utf8_lossy(&name.0));
+            let details = json!({"name": name, "offset": meta.offset});
+            if self.fail(Status::OK, message, details) != Status::OK {
+                return Status::IO;
+            }
+        }
+        if self.append_record(PARTITIONS_KIND, PARTITIONS_FILE, &record) != Status::OK {
+            return Status::IO;
+        }
+        self.note(action::REGION_HASHED, record)
+    }
+
+    /// Hashes `len` evidence bytes from `offset`.
+    fn evidence_range(
+        &self,
+        file: &EvidenceReader,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<(Digests, u64)> {
+        file.hash_range(offset, len, &self.hashes)
     }
 
     fn output(&self, file: u64) -> Option<Arc<Mutex<Output>>> {
@@ -951,7 +1101,7 @@ impl HostServices for ExtractHost<'_> {
                 EvidenceAccess::Random { file, hashed, .. } => {
                     self.observer
                         .evidence_progress(hashed.load(Ordering::Relaxed));
-                    (crate::evidence::read_at(file, offset, buf), String::new())
+                    (file.read_at(offset, buf), String::new())
                 }
                 EvidenceAccess::Folder => return Err(Status::UNSUPPORTED),
             }
@@ -1136,15 +1286,18 @@ impl HostServices for ExtractHost<'_> {
             }
         }
         let handle = self.handle();
+        // A region is hashed where it is written: it is recorded when it
+        // ends, not by the file-hashing thread.
+        let digest = match lock(&self.file_jobs).as_ref() {
+            Some(jobs) if meta.kind != EntryKind::Region => FileDigest::Queued(jobs.clone()),
+            _ => FileDigest::Inline(Box::new(MultiHasher::new(&self.hashes))),
+        };
         let output = Output {
             name: name.to_vec(),
             meta,
             path,
             writer,
-            digest: match lock(&self.file_jobs).as_ref() {
-                Some(jobs) => FileDigest::Queued(jobs.clone()),
-                None => FileDigest::Inline(Box::new(MultiHasher::new(&self.hashes))),
-            },
+            digest,
             written: 0,
             write_error: None,
             recheck,
@@ -1160,7 +1313,8 @@ impl HostServices for ExtractHost<'_> {
         };
         let mut out = lock(&out);
         let out = &mut *out;
-        if out.writer.is_none() && out.recheck.is_none() {
+        let region = out.meta.kind == EntryKind::Region;
+        if out.writer.is_none() && out.recheck.is_none() && !region {
             let message = format!(
                 "plugin `{}` wrote bytes to {:?}, which is not a regular file",
                 self.plugin,
@@ -1190,6 +1344,9 @@ impl HostServices for ExtractHost<'_> {
                     }
                 }
                 out.written += data.len() as u64;
+                if region {
+                    return Status::OK;
+                }
                 let path = out.path.as_deref().unwrap_or_default();
                 self.account(data.len() as u64, path)
             }
@@ -1232,51 +1389,14 @@ impl HostServices for ExtractHost<'_> {
             }
         };
         let kind = String::from_utf8_lossy(kind).into_owned();
-        let mut artifacts = lock(&self.artifacts);
-        if !artifacts.contains_key(&kind) {
-            let dir = self.case.root().join(ARTIFACTS_DIR);
-            let path = format!("{ARTIFACTS_DIR}/{kind}.jsonl");
-            // A resumed run writes its record files again from the start.
-            let created = std::fs::create_dir_all(&dir).and_then(|()| match &self.resume {
-                Some(_) => self.case.rewrite_file(&path),
-                None => std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(self.case.root().join(&path)),
-            });
-            match created {
-                Ok(file) => {
-                    artifacts.insert(
-                        kind.clone(),
-                        ArtifactFile {
-                            path,
-                            writer: BufWriter::new(file),
-                            hasher: MultiHasher::new(&self.hashes),
-                            records: 0,
-                            bytes: 0,
-                        },
-                    );
-                }
-                Err(e) => {
-                    drop(artifacts);
-                    return self.fail(Status::IO, format!("cannot create {path}: {e}"), json!({}));
-                }
-            }
-        }
-        let Some(art) = artifacts.get_mut(&kind) else {
-            return Status::IO;
+        // A format plugin's deleted entries belong to the case, not to the
+        // decoded artifacts.
+        let path = if kind == DELETED_KIND {
+            DELETED_FILE.to_owned()
+        } else {
+            format!("{ARTIFACTS_DIR}/{kind}.jsonl")
         };
-        let mut line = record.to_string().into_bytes();
-        line.push(b'\n');
-        match art.writer.write_all(&line) {
-            Ok(()) => {
-                art.hasher.update(&line);
-                art.records += 1;
-                art.bytes += line.len() as u64;
-                Status::OK
-            }
-            Err(_) => Status::IO,
-        }
+        self.append_record(&kind, &path, &record)
     }
 
     fn log(&self, lvl: u32, status: Status, offset: u64, msg: &[u8]) {

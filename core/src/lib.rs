@@ -47,6 +47,7 @@ pub mod plugin;
 pub mod receipt;
 pub mod resume;
 pub mod sanitize;
+pub mod segments;
 pub mod settings;
 pub mod time;
 pub mod verify;

@@ -25,6 +25,7 @@ mod interrupt;
 mod ios_backup;
 mod isolation;
 mod log_html;
+mod physical;
 mod plugins;
 mod raw_image;
 mod report_html;

@@ -1,6 +1,6 @@
 //! The parsing layer of the `raw-image` format plugin: physical images of
-//! phones and cards as one file, as ordered segments ([`segment_set`],
-//! [`Concat`]) or as Android sparse images ([`SparseImage`]), all read
+//! phones and cards as one file, as ordered segments (which the core opens
+//! as one evidence) or as Android sparse images ([`SparseImage`]), all read
 //! through one random-access trait, [`ReadAt`]; and the partition tables
 //! inside them ([`read_partition_table`] → [`PartitionTable`], MBR with
 //! logical partitions, GPT checked against its backup).
@@ -39,7 +39,6 @@ mod fatraw;
 mod partition;
 mod plugin;
 mod read_at;
-mod segments;
 mod sparse;
 
 pub use error::Error;
@@ -49,7 +48,6 @@ pub use partition::{
 };
 pub use plugin::RawImage;
 pub use read_at::{ReadAt, read_exact_at};
-pub use segments::{Concat, segment_set};
 pub use sparse::{
     Chunk, ChunkData, CrcCheck, MAX_CHUNKS, SPARSE_MAGIC, SparseHeader, SparseImage, is_sparse,
 };

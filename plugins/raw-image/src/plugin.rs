@@ -4,17 +4,21 @@
 //! file-system walkers ([`crate::ext4fs`], [`crate::fat`]).
 //!
 //! Policy: the evidence is read through the host's `read_at`, never loaded;
-//! a partition whose file system is not recognised is reported with its
-//! offset and its raw bytes are not extracted; damage in one volume is an
-//! error entry naming the volume and the rest goes on. Deleted entries are
-//! not listed yet.
+//! every partition and every span outside the partitions is handed to the
+//! host as a region to hash (the core hashes evidence ranges itself; an
+//! expanded sparse image's ranges are streamed to it), so the case records
+//! the digest of each partition's raw bytes even when its file system is
+//! not recognised (its files are then not extracted); damage in one volume
+//! is an error entry naming the volume and the rest goes on.
 #![forbid(unsafe_code)]
 
 use crate::{
     Error, Partition, ReadAt, SparseImage, ext4fs, fat, is_sparse, read_exact_at,
     read_partition_table,
 };
-use exhibit_plugin_sdk::{Access, FormatPlugin, PluginError, Probe, Session};
+use exhibit_plugin_sdk::{
+    Access, EntryKind, EntryMeta, FormatPlugin, PluginError, Probe, Session, Status,
+};
 use std::io;
 
 /// Offset of the ext2/3/4 superblock magic (superblock at 1024, `s_magic` at 56).
@@ -71,9 +75,9 @@ impl FormatPlugin for RawImage {
                     "expanded_len": ReadAt::len(&sparse),
                 }),
             );
-            extract_image(session, &sparse)
+            extract_image(session, &sparse, Regions::Stream)
         } else {
-            extract_image(session, &evidence)
+            extract_image(session, &evidence, Regions::Evidence)
         }
     }
 }
@@ -101,7 +105,16 @@ fn has_partition_table(head: &[u8]) -> bool {
     // A FAT boot sector also ends in 0x55AA; it is a volume, not a table.
     head.get(510..512) == Some(&[0x55, 0xAA][..])
         && !fat::is_boot_sector(head)
-        && read_partition_table(head).is_ok_and(|t| !t.partitions.is_empty())
+        && (read_partition_table(head).is_ok_and(|t| !t.partitions.is_empty())
+            // A damaged primary GPT still has its protective MBR; the
+            // backup at the end of the disk, which the probe does not
+            // see, may be whole.
+            || has_protective_mbr(head))
+}
+
+/// An MBR slot of type `0xEE` (GPT protective).
+fn has_protective_mbr(head: &[u8]) -> bool {
+    (0..4).any(|slot: usize| head.get(446 + 16 * slot + 4) == Some(&0xEE))
 }
 
 pub(crate) fn u16_le(b: &[u8], off: usize) -> Option<u16> {
@@ -198,7 +211,108 @@ impl Volume<'_> {
     }
 }
 
-fn extract_image(session: &Session<'_>, image: &(dyn ReadAt + Sync)) -> Result<(), PluginError> {
+/// How the regions of an image reach the host's hashing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Regions {
+    /// The image is the evidence: the host hashes the ranges itself.
+    Evidence,
+    /// The image is expanded by the plugin (sparse): its bytes are streamed.
+    Stream,
+}
+
+/// Has the host hash `len` bytes of `image` from `start` as the region
+/// `name`, described by `details`.
+fn hash_region(
+    session: &Session<'_>,
+    image: &(dyn ReadAt + Sync),
+    how: Regions,
+    name: &str,
+    (start, len): (u64, u64),
+    details: serde_json::Value,
+) -> Result<(), PluginError> {
+    let mut meta = EntryMeta::new(EntryKind::Region);
+    meta.offset = Some(start);
+    meta.size = Some(len);
+    if let serde_json::Value::Object(map) = details {
+        meta.extra = map;
+    }
+    if how == Regions::Evidence {
+        return session.hash_region(name.as_bytes(), &meta);
+    }
+    let mut out = session.begin(name.as_bytes(), &meta)?;
+    let mut buf = vec![0u8; STREAM_CHUNK];
+    let mut done = 0u64;
+    while done < len {
+        session.check_cancelled()?;
+        let want = usize::try_from(len.saturating_sub(done))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let at = start.saturating_add(done);
+        let Some(dst) = buf.get_mut(..want) else {
+            break;
+        };
+        let n = match image.read_at(at, dst) {
+            Ok(0) => {
+                return out.fail(
+                    Status::CORRUPT,
+                    &format!("the image ends at offset {at:#x}, inside region {name}"),
+                );
+            }
+            Ok(n) => n,
+            Err(e) => {
+                return out.fail(Status::IO, &format!("reading offset {at:#x}: {e}"));
+            }
+        };
+        out.write_bytes(buf.get(..n).unwrap_or_default())?;
+        done = done.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+    out.finish()
+}
+
+/// Bytes per write when a region is streamed to the host.
+const STREAM_CHUNK: usize = 1024 * 1024;
+
+/// Hands every partition and every span outside them to the host to hash.
+fn hash_regions(
+    session: &Session<'_>,
+    image: &(dyn ReadAt + Sync),
+    how: Regions,
+    table: &crate::PartitionTable,
+) -> Result<(), PluginError> {
+    for part in table.partitions.iter().filter(|p| !p.container) {
+        let mut details = serde_json::to_value(part).unwrap_or_default();
+        details["region"] = serde_json::json!("partition");
+        hash_region(
+            session,
+            image,
+            how,
+            &partition_dir(part),
+            (part.start, part.len),
+            details,
+        )?;
+    }
+    for (start, len) in crate::unallocated(table, image.len()) {
+        let details = serde_json::json!({
+            "region": "outside partitions",
+            "note": "bytes no data partition covers: the partition tables themselves, gaps, and space after the last partition",
+        });
+        hash_region(
+            session,
+            image,
+            how,
+            &format!("unallocated@{start:#x}"),
+            (start, len),
+            details,
+        )?;
+    }
+    Ok(())
+}
+
+fn extract_image(
+    session: &Session<'_>,
+    image: &(dyn ReadAt + Sync),
+    how: Regions,
+) -> Result<(), PluginError> {
     let whole = Window {
         image,
         start: 0,
@@ -225,6 +339,13 @@ fn extract_image(session: &Session<'_>, image: &(dyn ReadAt + Sync)) -> Result<(
             "partition table",
             serde_json::json!({"scheme": null, "note": "no partition table: the whole image is read as one volume"}),
         );
+        if how == Regions::Stream {
+            let details = serde_json::json!({
+                "region": "expanded image",
+                "note": "the Android sparse image as its expanded bytes (what simg2img writes)",
+            });
+            hash_region(session, image, how, "expanded", (0, image.len()), details)?;
+        }
         let volume = Volume {
             window: whole,
             prefix: String::new(),
@@ -236,6 +357,7 @@ fn extract_image(session: &Session<'_>, image: &(dyn ReadAt + Sync)) -> Result<(
         "partition table",
         serde_json::to_value(&table).unwrap_or_default(),
     );
+    hash_regions(session, image, how, &table)?;
     for finding in &table.findings {
         session.warn(
             Some(finding.offset),
@@ -321,7 +443,7 @@ fn extract_volume(
             "file_system": match kind {
                 Some(FsKind::Ext) => "ext2/3/4",
                 Some(FsKind::Fat) => "fat",
-                None => "unknown",
+                None => "none recognised: its files are not extracted; its raw bytes are hashed as a region",
             },
         }),
     );
@@ -329,18 +451,15 @@ fn extract_volume(
         Some(FsKind::Ext) => ext4fs::extract(session, volume),
         Some(FsKind::Fat) => fat::extract(session, volume),
         None => {
-            let what = if whole_image {
-                "no partition table and no ext2/3/4 or FAT file system recognised".to_string()
-            } else {
-                format!(
-                    "{} at offset {start:#x}: no ext2/3/4 or FAT file system recognised; its raw bytes are not extracted",
-                    volume.label
-                )
-            };
             if whole_image {
-                return Err(PluginError::Unsupported { feature: what });
+                return Err(PluginError::Unsupported {
+                    feature: "no partition table and no ext2/3/4 or FAT file system recognised"
+                        .into(),
+                });
             }
-            session.warn(Some(start), &what);
+            // Not a problem: boot, misc, modem and vendor partitions hold
+            // no file system. The volume note says so and the region's
+            // digest covers its bytes.
             Ok(())
         }
     };

@@ -1,8 +1,9 @@
 //! Random access to an image: the [`ReadAt`] trait that every layer of this
-//! crate reads through and also implements ([`crate::SparseImage`],
-//! [`crate::Concat`]), so a partition table or a file system reads an
-//! expanded sparse image or a split image exactly as it reads one raw file,
-//! without anything being expanded or concatenated on disk.
+//! crate reads through and also implements ([`crate::SparseImage`], the
+//! window of one partition), so a partition table or a file system reads an
+//! expanded sparse image exactly as it reads one raw file, without anything
+//! being expanded on disk. (A split image reaches the plugin already joined:
+//! the core opens its segments as one evidence.)
 //!
 //! Policy: reads are positional and never move a cursor, so one view can be
 //! shared by several readers. Nothing here maps the evidence into memory

@@ -7,8 +7,7 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use exhibit_format_raw_image::{
-    Concat, Error, GptCopy, ReadAt, Scheme, SparseImage, read_exact_at, read_partition_table,
-    segment_set, unallocated,
+    Error, GptCopy, ReadAt, Scheme, SparseImage, read_exact_at, read_partition_table, unallocated,
 };
 
 /// `../shared/corpus/<rel>` from the workspace root, or `None` (with the
@@ -93,32 +92,6 @@ fn gpt_rs_disk_reads_the_same_through_a_sparse_image() {
         read_partition_table(&image).unwrap(),
         read_partition_table(&raw).unwrap()
     );
-}
-
-#[test]
-fn dfvfs_ext2_split_raw_reads_as_one_volume() {
-    let Some(first) = corpus("dfvfs/test_data/ext2.splitraw.000") else {
-        return;
-    };
-    let set = segment_set(&first).unwrap().unwrap();
-    let names: Vec<_> = set
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["ext2.splitraw.000", "ext2.splitraw.001"]);
-    let view = Concat::new(set.iter().map(|p| File::open(p).unwrap()).collect()).unwrap();
-    assert_eq!(view.len(), 4 << 20);
-    let mut magic = [0u8; 2];
-    read_exact_at(&view, 1024 + 56, &mut magic).unwrap();
-    assert_eq!(u16::from_le_bytes(magic), 0xEF53);
-    // The ext2 volume has no partition table.
-    assert!(matches!(read_partition_table(&view), Err(Error::NotMine)));
-    // A read across the segment boundary comes from both files.
-    let mut across = [0u8; 16];
-    read_exact_at(&view, (2 << 20) - 8, &mut across).unwrap();
-    let mut tail = [0u8; 8];
-    read_exact_at(&view.segments()[1], 0, &mut tail).unwrap();
-    assert_eq!(across[8..], tail);
 }
 
 #[test]

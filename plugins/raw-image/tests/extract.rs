@@ -197,7 +197,18 @@ fn sparse_ext4_gives_the_same_entries_as_the_raw_image() {
     let (status, t) = decode::<RawImage>("ext4.sparse.img", sparse);
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     assert_tree(&t, "", &files);
-    assert_eq!(t.entries, raw.entries);
+    // The sparse image's expanded bytes go to the host as a region to hash;
+    // they are the raw image, byte for byte.
+    let (regions, entries): (Vec<_>, Vec<_>) =
+        t.entries.iter().partition(|e| e.meta["kind"] == "region");
+    assert_eq!(regions.len(), 1);
+    assert_eq!(regions[0].name.0, b"expanded");
+    assert_eq!(regions[0].meta["size"], img.len());
+    assert!(
+        regions[0].data == img,
+        "the expanded region differs from the raw image"
+    );
+    assert_eq!(entries, raw.entries.iter().collect::<Vec<_>>());
 }
 
 /// A 16 MiB FAT16 volume with a long name, a folder and a 100 KB file.
@@ -293,11 +304,37 @@ fn unknown_partition_is_named_with_its_offset_and_not_extracted() {
     let disk = behind_mbr(&vec![0x5Au8; 64 * 1024], 0x83);
     let (status, t) = decode::<RawImage>("disk.img", disk);
     assert_eq!(status, Status::OK);
-    assert!(t.entries.is_empty());
-    let problems = t.problems();
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    assert_eq!(problems[0].offset, Some(0x10_0000));
-    assert!(problems[0].message.contains("not extracted"));
+    // Nothing is extracted, but the partition and the span before it are
+    // handed to the host to hash, by offset and size (no bytes cross).
+    let regions: Vec<(String, u64, u64, usize)> = t
+        .entries
+        .iter()
+        .map(|e| {
+            assert_eq!(e.meta["kind"], "region", "{:?}", e.name);
+            (
+                String::from_utf8_lossy(&e.name.0).into_owned(),
+                e.meta["offset"].as_u64().unwrap(),
+                e.meta["size"].as_u64().unwrap(),
+                e.data.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            ("p1".to_owned(), 0x10_0000, 64 * 1024, 0),
+            ("unallocated@0x0".to_owned(), 0, 0x10_0000, 0),
+        ]
+    );
+    // A partition without a file system is not a problem (boot, misc…):
+    // the volume note names it with its offset.
+    assert!(t.problems().is_empty(), "{:?}", t.problems());
+    let note = t
+        .logs
+        .iter()
+        .find(|l| l.message.contains("\"volume\"") && l.message.contains("none recognised"))
+        .expect("a volume note");
+    assert!(note.message.contains("1048576"), "{}", note.message);
 }
 
 #[test]

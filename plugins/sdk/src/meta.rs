@@ -29,6 +29,15 @@ pub enum EntryKind {
     Socket,
     /// Anything else the format knows; details in [`EntryMeta::extra`].
     Other,
+    /// A byte range of the image (a partition, unallocated space, a
+    /// partition table) that the host hashes and records in the case's
+    /// `partitions.jsonl`, never stores. When the plugin writes no bytes,
+    /// the host hashes [`EntryMeta::size`] bytes of the evidence from
+    /// [`EntryMeta::offset`] itself, so they never cross the boundary;
+    /// otherwise it hashes the bytes written (a range of an image the
+    /// plugin expands, such as an Android sparse image). What the range is
+    /// goes in [`EntryMeta::extra`].
+    Region,
 }
 
 /// A point in time as seconds and nanoseconds since the Unix epoch (UTC).

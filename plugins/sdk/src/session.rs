@@ -185,6 +185,21 @@ impl<'h> Session<'h> {
         })
     }
 
+    /// Has the host hash `meta.size` bytes of the evidence from
+    /// `meta.offset` and record them as a region ([`EntryKind::Region`]):
+    /// a partition or the space between partitions, hashed by the core
+    /// without the bytes passing through the plugin.
+    pub fn hash_region(&self, name: &[u8], meta: &EntryMeta) -> Result<(), PluginError> {
+        if meta.kind != crate::EntryKind::Region || meta.offset.is_none() || meta.size.is_none() {
+            // A plugin bug, answered as the host would answer it.
+            return Err(PluginError::Host {
+                call: "begin_file",
+                status: Status::INVALID,
+            });
+        }
+        self.begin(name, meta)?.finish()
+    }
+
     /// Delivers an entry without content (directory, link, device…).
     pub fn record_entry(&self, name: &[u8], meta: &EntryMeta) -> Result<(), PluginError> {
         self.begin(name, meta)?.finish()

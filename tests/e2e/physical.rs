@@ -1,0 +1,417 @@
+//! Physical images end to end, on the `fixtures::disk` phone set (a GPT
+//! eMMC with `boot`, `misc` and an ext4 `userdata`; an MBR SD card with
+//! FAT32, FAT16 in an extended partition and raw partitions; the Android
+//! sparse form of `userdata`), extracted by the real binary with the real
+//! `raw-image` plugin: every file's SHA-256 equals the generator's truth,
+//! every partition and every span between them is hashed by the core at
+//! the generator's offsets, a split copy is one evidence with a digest per
+//! segment, a damaged primary GPT falls back to the backup and says so, and
+//! a truncated image gives what it holds.
+
+use crate::exhibit;
+use crate::util::*;
+use exhibit_fixtures::disk::{FsKind, Layout, PhoneDisks, Truth, phone_disks};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The phone set, built once per test run (it takes mke2fs, debugfs and
+/// e2fsck), or `None` with the reason printed when e2fsprogs is missing.
+fn phone() -> Option<&'static PhoneDisks> {
+    static DISKS: OnceLock<Result<PhoneDisks, String>> = OnceLock::new();
+    let built = DISKS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("phone-disks");
+        let _ = std::fs::remove_dir_all(&dir);
+        phone_disks(&dir).map_err(|e| e.to_string())
+    });
+    match built {
+        Ok(disks) => Some(disks),
+        Err(e) => {
+            println!("skipped: the phone disk fixtures could not be built ({e})");
+            None
+        }
+    }
+}
+
+fn extract(w: &Work, image: &Path) -> (PathBuf, std::process::Output) {
+    let plugins = w.plugin_dir(&[("exhibit_format_raw_image", "exhibit_format_raw_image")]);
+    let case = w.path("case");
+    let out = exhibit!("extract", image, "--case", case, "--plugins", plugins);
+    (case, out)
+}
+
+fn sha256_range(image: &Path, offset: u64, len: u64) -> String {
+    let data = std::fs::read(image).unwrap();
+    let start = usize::try_from(offset).unwrap();
+    let end = usize::try_from(offset + len).unwrap().min(data.len());
+    hex::encode(Sha256::digest(&data[start..end]))
+}
+
+/// SHA-256 of `data` followed by zeros up to `len` bytes.
+fn padded_sha256(data: &[u8], len: u64) -> String {
+    let mut padded = data.to_vec();
+    padded.resize(usize::try_from(len).unwrap(), 0);
+    hex::encode(Sha256::digest(&padded))
+}
+
+/// The lines of a case's JSONL file (none when it does not exist).
+fn jsonl(case: &Path, rel: &str) -> Vec<Value> {
+    match std::fs::read_to_string(case.join(rel)) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Every regular file of `truth` is logged under `prefix` with the truth's
+/// size and SHA-256, and the case file hashes the same; every directory and
+/// symlink is recorded, symlinks with their target.
+fn assert_volume_matches_truth(log: &[Value], case: &Path, prefix: &str, truth: &Truth) {
+    let mut files = 0;
+    for entry in &truth.entries {
+        let name = format!("{prefix}{}", entry.path);
+        match entry.kind {
+            FsKind::File if entry.hard_link_of.is_some() => {}
+            FsKind::File => {
+                let d = &extracted(log, &name)["details"];
+                assert_eq!(
+                    d["hashes"]["sha256"],
+                    entry.sha256.as_deref().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(d["size"], entry.size, "{name}");
+                assert_eq!(d["complete"], true, "{name}");
+                let on_disk = case.join(d["path"].as_str().unwrap());
+                assert_eq!(&sha256_file(&on_disk), entry.sha256.as_ref().unwrap());
+                files += 1;
+            }
+            FsKind::Dir | FsKind::Symlink => {
+                let recorded = actions(log, "entry_recorded")
+                    .into_iter()
+                    .find(|e| e["details"]["name"] == name.as_str())
+                    .unwrap_or_else(|| panic!("{name} is not recorded"));
+                if let Some(target) = &entry.target {
+                    assert_eq!(recorded["details"]["meta"]["link_target"], target.as_str());
+                }
+            }
+        }
+    }
+    assert!(files > 0, "{prefix}: no file checked");
+}
+
+/// The regions of `partitions.jsonl` by name: (offset, size, sha256).
+fn regions(case: &Path) -> BTreeMap<String, (u64, u64, String)> {
+    jsonl(case, "partitions.jsonl")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["complete"], true, "{r}");
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                (
+                    r["offset"].as_u64().unwrap(),
+                    r["size"].as_u64().unwrap(),
+                    r["hashes"]["sha256"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Each partition of `layout` is a region at its offset and length whose
+/// SHA-256 is that of the image's bytes there, and so is each gap.
+fn assert_regions_match_layout(case: &Path, image: &Path, layout: &Layout) {
+    let found = regions(case);
+    let log = log(case);
+    assert_eq!(actions(&log, "region_hashed").len(), found.len());
+    for p in &layout.partitions {
+        let (name, region) = found
+            .iter()
+            .find(|(name, _)| {
+                name.strip_prefix('p')
+                    .and_then(|n| n.split('-').next())
+                    .is_some_and(|n| n == p.number.to_string())
+            })
+            .unwrap_or_else(|| panic!("partition {} has no region: {found:?}", p.number));
+        if !p.name.is_empty() {
+            assert_eq!(name, &format!("p{}-{}", p.number, p.name));
+        }
+        assert_eq!((region.0, region.1), (p.offset, p.len), "{name}");
+        assert_eq!(region.2, sha256_range(image, p.offset, p.len), "{name}");
+    }
+    let mut gaps: Vec<(u64, u64)> = found
+        .iter()
+        .filter(|(name, _)| name.starts_with("unallocated@"))
+        .map(|(_, r)| {
+            assert_eq!(r.2, sha256_range(image, r.0, r.1));
+            (r.0, r.1)
+        })
+        .collect();
+    gaps.sort_unstable();
+    assert_eq!(gaps, layout.gaps);
+}
+
+#[test]
+fn gpt_phone_disk_partitions_hashed_and_userdata_equals_truth() {
+    let Some(disks) = phone() else { return };
+    let w = Work::new();
+    let (case, out) = extract(&w, &disks.gpt_image);
+    assert_code(&out, 0);
+    let log = log(&case);
+    assert_regions_match_layout(&case, &disks.gpt_image, &disks.gpt);
+    let userdata = disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == "userdata")
+        .unwrap();
+    assert_volume_matches_truth(
+        &log,
+        &case,
+        &format!("p{}-userdata/", userdata.number),
+        &disks.userdata,
+    );
+    // boot and misc hold no file system: hashed as regions, not extracted.
+    let boot = disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == "boot")
+        .unwrap();
+    assert_eq!(
+        regions(&case)[&format!("p{}-boot", boot.number)].2,
+        padded_sha256(&disks.boot, boot.len),
+        "boot's region is its bytes, then the zeros up to the partition's end"
+    );
+    let verify = exhibit!("verify", &case);
+    assert_code(&verify, 0);
+}
+
+#[test]
+fn mbr_sdcard_logical_partitions_found_and_fat_volumes_equal_truth() {
+    let Some(disks) = phone() else { return };
+    let w = Work::new();
+    let (case, out) = extract(&w, &disks.mbr_image);
+    assert_code(&out, 0);
+    let log = log(&case);
+    assert_regions_match_layout(&case, &disks.mbr_image, &disks.mbr);
+    assert_volume_matches_truth(&log, &case, "p1/", &disks.sdcard_fat32);
+    assert_volume_matches_truth(&log, &case, "p5/", &disks.sdcard_fat16);
+    assert_code(&exhibit!("verify", &case), 0);
+}
+
+#[test]
+fn sparse_userdata_expands_to_the_raw_image_and_equals_truth() {
+    let Some(disks) = phone() else { return };
+    let w = Work::new();
+    let (case, out) = extract(&w, &disks.userdata_sparse);
+    assert_code(&out, 0);
+    let log = log(&case);
+    assert_volume_matches_truth(&log, &case, "", &disks.userdata);
+    // The evidence is the sparse file; its expansion is hashed as a region
+    // and equals the raw image it was made from.
+    let hashed = &actions(&log, "evidence_hashed")[0]["details"];
+    assert_eq!(
+        hashed["hashes"]["sha256"],
+        sha256_file(&disks.userdata_sparse)
+    );
+    let expanded = &regions(&case)["expanded"];
+    assert_eq!(expanded.2, disks.userdata.image_sha256);
+    assert_eq!(expanded.1, disks.userdata.image_len);
+}
+
+#[test]
+fn split_image_is_one_evidence_with_a_digest_per_segment() {
+    let Some(disks) = phone() else { return };
+    let w = Work::new();
+    let stem = w.path("phone.img");
+    // Three segments whose boundaries fall inside partitions.
+    let len = std::fs::metadata(&disks.gpt_image).unwrap().len();
+    let segments = exhibit_fixtures::disk::split(
+        &disks.gpt_image,
+        &stem,
+        len.div_ceil(3),
+        exhibit_fixtures::disk::SplitScheme::FromZero,
+    )
+    .unwrap();
+    assert_eq!(segments.len(), 3);
+    let (case, out) = extract(&w, &segments[0]);
+    assert_code(&out, 0);
+    let log = log(&case);
+    let opened = &actions(&log, "evidence_opened")[0]["details"];
+    assert_eq!(opened["kind"], "split image");
+    assert_eq!(opened["segments"].as_array().unwrap().len(), 3);
+    let hashed = &actions(&log, "evidence_hashed")[0]["details"];
+    assert_eq!(hashed["hashes"]["sha256"], sha256_file(&disks.gpt_image));
+    for (logged, path) in hashed["segments"].as_array().unwrap().iter().zip(&segments) {
+        assert_eq!(logged["hashes"]["sha256"], sha256_file(path));
+        assert_eq!(logged["size"], std::fs::metadata(path).unwrap().len());
+    }
+    // Partitions cross segment boundaries; their digests do not notice.
+    assert_regions_match_layout(&case, &disks.gpt_image, &disks.gpt);
+    let userdata = disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == "userdata")
+        .unwrap();
+    assert_volume_matches_truth(
+        &log,
+        &case,
+        &format!("p{}-userdata/", userdata.number),
+        &disks.userdata,
+    );
+    assert_code(&exhibit!("verify", &case), 0);
+}
+
+#[test]
+fn corrupt_primary_gpt_header_falls_back_to_the_backup_and_says_so() {
+    let Some(disks) = phone() else { return };
+    let w = Work::new();
+    let mut image = std::fs::read(&disks.gpt_image).unwrap();
+    // LBA 1 is the primary header; byte 0x18 of it (MyLBA) is covered by
+    // the header CRC.
+    image[512 + 0x18] ^= 0xFF;
+    let damaged = w.write("damaged.img", &image);
+    let (case, out) = extract(&w, &damaged);
+    let log = log(&case);
+    let warnings: Vec<String> = actions(&log, "warning")
+        .iter()
+        .map(|e| {
+            e["details"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        warnings.iter().any(|m| m.contains("primary GPT unusable")
+            && m.contains("CRC32 mismatch")
+            && m.contains("the backup at LBA")
+            && m.contains("offset 0x210")),
+        "{warnings:?}"
+    );
+    // The damage is a warning: the run completes with problems.
+    assert_code(&out, 2);
+    assert_regions_match_layout(&case, &damaged, &disks.gpt);
+    let userdata = disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == "userdata")
+        .unwrap();
+    assert_volume_matches_truth(
+        &log,
+        &case,
+        &format!("p{}-userdata/", userdata.number),
+        &disks.userdata,
+    );
+}
+
+#[test]
+fn truncated_disk_extracts_what_it_holds_and_names_the_cut() {
+    let Some(disks) = phone() else { return };
+    let w = Work::new();
+    let image = std::fs::read(&disks.gpt_image).unwrap();
+    let userdata = disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == "userdata")
+        .unwrap();
+    // Cut inside userdata, after its superblock and first groups.
+    let cut = usize::try_from(userdata.offset + userdata.len / 2).unwrap();
+    let truncated = w.write("truncated.img", &image[..cut]);
+    let (case, out) = extract(&w, &truncated);
+    assert_code(&out, 2);
+    let log = log(&case);
+    // The partitions before the cut are hashed whole; userdata only as far
+    // as the image goes, marked incomplete and reported.
+    let lines = jsonl(&case, "partitions.jsonl");
+    let name = format!("p{}-userdata", userdata.number);
+    let cut_region = lines.iter().find(|r| r["name"] == name.as_str()).unwrap();
+    assert_eq!(cut_region["complete"], false);
+    assert_eq!(cut_region["size"], userdata.len / 2);
+    let boot = disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == "boot")
+        .unwrap();
+    let boot_line = lines
+        .iter()
+        .find(|r| r["name"] == format!("p{}-boot", boot.number).as_str())
+        .unwrap();
+    assert_eq!(
+        boot_line["hashes"]["sha256"],
+        padded_sha256(&disks.boot, boot.len)
+    );
+    let errors: Vec<&Value> = actions(&log, "error");
+    assert!(!errors.is_empty());
+    // Files delivered complete have the truth's digest; at least one is.
+    let prefix = format!("{name}/");
+    let mut complete = 0;
+    for e in actions(&log, "file_extracted") {
+        let d = &e["details"];
+        let inner = d["name"].as_str().unwrap().strip_prefix(&prefix).unwrap();
+        if d["complete"] == true {
+            let truth = disks
+                .userdata
+                .entries
+                .iter()
+                .find(|t| t.path == inner)
+                .unwrap();
+            assert_eq!(
+                d["hashes"]["sha256"],
+                truth.sha256.as_deref().unwrap(),
+                "{inner}"
+            );
+            complete += 1;
+        }
+    }
+    assert!(complete > 0, "nothing before the cut was extracted");
+    assert_code(&exhibit!("verify", &case), 0);
+}
+
+/// dfvfs's 4 MiB ext2 volume split into two 2 MiB segments: read as one
+/// volume, across the boundary, with the files the corpus README lists.
+#[test]
+fn corpus_dfvfs_ext2_split_raw() {
+    let first = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus/dfvfs/test_data/ext2.splitraw.000");
+    if !first.exists() {
+        println!("skipped: corpus file {} is absent", first.display());
+        return;
+    }
+    let w = Work::new();
+    let (case, out) = extract(&w, &first);
+    assert_code(&out, 0);
+    let log = log(&case);
+    let opened = &actions(&log, "evidence_opened")[0]["details"];
+    assert_eq!(opened["size"], 4 << 20);
+    assert_eq!(opened["segments"].as_array().unwrap().len(), 2);
+    let a_file = extracted(&log, "a_directory/a_file");
+    assert_eq!(
+        a_file["details"]["hashes"]["sha256"],
+        hex::encode(Sha256::digest(
+            b"This is a text file.\n\nWe should be able to parse it.\n"
+        ))
+    );
+    let passwords = case.join(
+        extracted(&log, "passwords.txt")["details"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    let text = std::fs::read(passwords).unwrap();
+    assert_eq!(text.len(), 116);
+    assert!(text.starts_with(b"place,user,password\nbank,joesmith,superrich"));
+    let link = actions(&log, "entry_recorded")
+        .into_iter()
+        .find(|e| e["details"]["name"] == "a_link")
+        .expect("a_link recorded");
+    assert_eq!(link["details"]["kind"], "symlink");
+    assert_code(&exhibit!("verify", &case), 0);
+}
