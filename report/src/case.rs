@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use exhibit_core::custody::{GENESIS, LOG_FILE, action, read_log};
 use exhibit_core::hash::Digests;
 use exhibit_plugin_sdk::{EntryKind, EntryMeta};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 /// Problems kept for the summary; past this only the count grows (a hostile
 /// dump can make millions, and the custody report lists them all anyway).
 pub const PROBLEMS_KEPT: usize = 10_000;
+/// Regions kept in a [`Summary`] (a disk has a few dozen partitions; a
+/// hostile table is bounded by the plugin, and again here).
+pub const REGIONS_KEPT: usize = 10_000;
 
 /// The record kinds the decoders write, in the order reports show them.
 pub const RECORD_KINDS: [&str; 3] = ["messages", "contacts", "calls"];
@@ -67,6 +70,33 @@ pub struct EvidenceInfo {
     pub hash_method: Option<String>,
     /// Every `evidence_checked` result: (when, unchanged).
     pub checks: Vec<(String, bool)>,
+    /// A split image's segments: path, size and digests (empty otherwise).
+    pub segments: Vec<SegmentInfo>,
+}
+
+/// One segment of a split image, from `evidence_hashed.segments`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    pub path: String,
+    pub size: u64,
+    #[serde(default)]
+    pub hashes: Digests,
+}
+
+/// One region of a physical image (a partition, the space between them),
+/// hashed by the core (`region_hashed`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionInfo {
+    pub seq: u64,
+    /// `p3-userdata`, `unallocated@0x0`, `expanded`.
+    pub name: String,
+    pub offset: Option<u64>,
+    pub size: u64,
+    pub sha256: Option<String>,
+    /// What the plugin says it is (`details`: region, scheme, type…).
+    pub details: Value,
+    /// False when fewer bytes than declared could be hashed.
+    pub complete: bool,
 }
 
 impl EvidenceInfo {
@@ -197,6 +227,9 @@ pub struct Summary {
     pub artifacts: Vec<ArtifactInfo>,
     /// The first [`PROBLEMS_KEPT`] warnings and errors.
     pub problems: Vec<ProblemEntry>,
+    /// The first [`REGIONS_KEPT`] regions hashed (partitions and the space
+    /// between them).
+    pub regions: Vec<RegionInfo>,
     pub counts: Counts,
     /// Entries in the log.
     pub entries: u64,
@@ -410,6 +443,8 @@ impl Case {
                     if let Some(ev) = &mut s.evidence {
                         ev.hashes = serde_json::from_value(d["hashes"].clone()).unwrap_or_default();
                         ev.hash_method = text(d, "method");
+                        ev.segments =
+                            serde_json::from_value(d["segments"].clone()).unwrap_or_default();
                     }
                 }
                 action::EVIDENCE_CHECKED => {
@@ -435,6 +470,17 @@ impl Case {
                     } else {
                         s.facts.push((what, d["details"].clone()));
                     }
+                }
+                action::REGION_HASHED if s.regions.len() < REGIONS_KEPT => {
+                    s.regions.push(RegionInfo {
+                        seq: entry.seq,
+                        name: text(d, "name").unwrap_or_default(),
+                        offset: d["offset"].as_u64(),
+                        size: d["size"].as_u64().unwrap_or(0),
+                        sha256: d["hashes"]["sha256"].as_str().map(str::to_owned),
+                        details: d["details"].clone(),
+                        complete: d["complete"].as_bool().unwrap_or(false),
+                    });
                 }
                 action::FILE_EXTRACTED => {
                     s.counts.files += 1;

@@ -186,6 +186,30 @@ fn gpt_phone_disk_partitions_hashed_and_userdata_equals_truth() {
         padded_sha256(&disks.boot, boot.len),
         "boot's region is its bytes, then the zeros up to the partition's end"
     );
+    // The partition table names the Android types of boot and misc.
+    let table = actions(&log, "evidence_described")
+        .into_iter()
+        .find(|e| e["details"]["what"] == "partition table")
+        .unwrap();
+    let type_of = |name: &str| {
+        table["details"]["details"]["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["type_name"].clone())
+            .unwrap()
+    };
+    assert_eq!(type_of("boot"), "Android boot");
+    assert_eq!(type_of("misc"), "Android misc");
+    // The HTML report lists every region with its digest.
+    assert_code(&exhibit!("report", &case), 0);
+    let html = std::fs::read_to_string(case.join("reports/report.html")).unwrap();
+    assert!(html.contains(r#"id="regions-table""#));
+    for (name, (_, _, sha256)) in regions(&case) {
+        assert!(html.contains(&format!("<code>{name}</code>")), "{name}");
+        assert!(html.contains(&sha256), "{name}");
+    }
     let verify = exhibit!("verify", &case);
     assert_code(&verify, 0);
 }
@@ -249,6 +273,12 @@ fn split_image_is_one_evidence_with_a_digest_per_segment() {
     for (logged, path) in hashed["segments"].as_array().unwrap().iter().zip(&segments) {
         assert_eq!(logged["hashes"]["sha256"], sha256_file(path));
         assert_eq!(logged["size"], std::fs::metadata(path).unwrap().len());
+    }
+    // The report shows each segment's digest.
+    assert_code(&exhibit!("report", &case), 0);
+    let html = std::fs::read_to_string(case.join("reports/report.html")).unwrap();
+    for path in &segments {
+        assert!(html.contains(&sha256_file(path)));
     }
     // Partitions cross segment boundaries; their digests do not notice.
     assert_regions_match_layout(&case, &disks.gpt_image, &disks.gpt);

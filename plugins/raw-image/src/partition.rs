@@ -1024,6 +1024,29 @@ const GPT_TYPES: &[(&str, &str)] = &[
     ("e3c9e316-0b5c-4db8-817d-f92df00215ae", "Microsoft reserved"),
     ("48465300-0000-11aa-aa11-00306543ecac", "Apple HFS+"),
     ("7c3457ef-0000-11aa-aa11-00306543ecac", "Apple APFS"),
+    // Android-IA types (Intel's Android GPT layout, used by AOSP x86 and
+    // some ARM boards; most ARM phones use vendor GUIDs and rely on names).
+    ("2568845d-2332-4675-bc39-8fa5a4748d15", "Android bootloader"),
+    (
+        "114eaffe-1552-4022-b26e-9b053604cf84",
+        "Android bootloader 2",
+    ),
+    ("49a4d17f-93a3-45c1-a0de-f50b2ebe2599", "Android boot"),
+    ("4177c722-9e92-4aab-8644-43502bfd5506", "Android recovery"),
+    ("ef32a33b-a409-486c-9141-9ffb711f6266", "Android misc"),
+    ("20ac26be-20b7-11e3-84c5-6cfdb94711e9", "Android metadata"),
+    ("38f428e6-d326-425d-9140-6e0ea133647c", "Android system"),
+    ("a893ef21-e428-470a-9e55-0668fd91a2d9", "Android cache"),
+    ("dc76dda9-5ac1-491c-af42-a82591580c0d", "Android data"),
+    ("ebc597d0-2053-4b15-8b64-e0aac75f4db1", "Android persistent"),
+    ("c5a0aeec-13ea-11e5-a1b1-001e67ca0c3c", "Android vendor"),
+    ("bd59408b-4514-490d-bf12-9878d963f378", "Android config"),
+    ("8f68cc74-c5e5-48da-be91-a0c8c15e9c80", "Android factory"),
+    (
+        "767941d0-2085-11e3-ad3b-6cfdb94711e9",
+        "Android fastboot/tertiary",
+    ),
+    ("ac6d7924-eb71-4df8-b48d-e267b27148ff", "Android OEM"),
 ];
 
 fn gpt_type_name(guid: &Guid) -> Option<&'static str> {

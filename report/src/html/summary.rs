@@ -283,6 +283,22 @@ fn evidence_card(out: &mut dyn Write, s: &Summary, opts: &RenderOptions) -> io::
     if let Some(method) = &ev.hash_method {
         row(out, "How", escape(method).into_owned())?;
     }
+    for (i, seg) in ev.segments.iter().enumerate() {
+        let digest = seg
+            .hashes
+            .get("sha256")
+            .map(|h| hash(h))
+            .unwrap_or_else(|| "not recorded".into());
+        row(
+            out,
+            &format!("Segment {}", i + 1),
+            format!(
+                "<code>{}</code>, {}, SHA-256 {digest}",
+                escape(&seg.path),
+                bytes(seg.size)
+            ),
+        )?;
+    }
     let acquisition = match (&ev.acquisition_sha256, ev.hashes.get("sha256")) {
         (None, _) => "none given".to_owned(),
         (Some(given), Some(computed)) if given.eq_ignore_ascii_case(computed) => {
@@ -618,6 +634,7 @@ pub fn device(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
                 .unwrap_or_default()
         )?,
     }
+    regions(out, s)?;
     if !s.facts.is_empty() {
         writeln!(out, "<h3>Other facts the plugins noted</h3>")?;
         for (what, details) in s.facts.iter().take(FACTS_SHOWN) {
@@ -634,6 +651,47 @@ pub fn device(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
     }
     writeln!(out, "</section>")
+}
+
+/// The partitions of a physical image and the spans between them, each
+/// with the SHA-256 the core computed over its raw bytes.
+fn regions(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    if s.regions.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        r#"<h3>Partitions and regions</h3><p class="note">Each partition, and each span no partition covers, hashed by exhibit over its raw bytes in the image (for a sparse image, its expanded bytes). Offsets and sizes are in bytes.</p><table id="regions-table"><thead><tr><th scope="col">Region</th><th scope="col">What</th><th scope="col" class="n">Offset</th><th scope="col" class="n">Size</th><th scope="col">SHA-256</th></tr></thead><tbody>"#
+    )?;
+    for r in &s.regions {
+        let d = &r.details;
+        let what = [
+            d["region"].as_str(),
+            d["scheme"].as_str(),
+            d["type_name"].as_str(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        let digest = match (&r.sha256, r.complete) {
+            (Some(h), true) => hash(h),
+            (Some(h), false) => format!(
+                r#"{} <span class="bad">incomplete: the image ends inside it</span>"#,
+                hash(h)
+            ),
+            (None, _) => r#"<span class="bad">not hashed</span>"#.into(),
+        };
+        writeln!(
+            out,
+            r#"<tr><td><code>{}</code></td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{digest}</td></tr>"#,
+            escape(&r.name),
+            escape(&what),
+            r.offset.map(num).unwrap_or_default(),
+            num(r.size),
+        )?;
+    }
+    writeln!(out, "</tbody></table>")
 }
 
 /// `#problems`: the warnings and errors of the custody log, then what this
