@@ -100,10 +100,24 @@ pub fn identify(args: &Args, cfg: &Config, evidence: &Path) -> Result<Exit> {
                 &json!({"plugin": p.info().name, "confidence": c}),
             )?;
         }
-        emit("end", &json!({"evidence": ev.path(), "format": best}))?;
+        let segments: Vec<_> = ev
+            .segments()
+            .map(|(path, size)| json!({"path": path, "size": size}))
+            .collect();
+        emit(
+            "end",
+            &json!({"evidence": ev.path(), "format": best, "segments": segments}),
+        )?;
     } else {
         for (p, c) in &scores {
             outln!("{:>3}  {}", c, p.info().name)?;
+        }
+        let segments = ev.segments().count();
+        if segments > 0 {
+            outln!(
+                "a split image of {segments} segments, {} bytes in all, read as one",
+                ev.size()
+            )?;
         }
         match &best {
             Some(name) => outln!("{}: {name}", term(&ev.path().to_string_lossy()))?,
