@@ -103,6 +103,22 @@ fn assert_volume_matches_truth(log: &[Value], case: &Path, prefix: &str, truth: 
     assert!(files > 0, "{prefix}: no file checked");
 }
 
+/// The partition of the GPT phone disk named `name`.
+fn gpt_part<'a>(disks: &'a PhoneDisks, name: &str) -> &'a exhibit_fixtures::disk::PartitionExtent {
+    disks
+        .gpt
+        .partitions
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap()
+}
+
+/// The `userdata` partition of the GPT phone disk equals its truth.
+fn assert_userdata_matches_truth(log: &[Value], case: &Path, disks: &PhoneDisks) {
+    let prefix = format!("p{}-userdata/", gpt_part(disks, "userdata").number);
+    assert_volume_matches_truth(log, case, &prefix, &disks.userdata);
+}
+
 /// The regions of `partitions.jsonl` by name: (offset, size, sha256).
 fn regions(case: &Path) -> BTreeMap<String, (u64, u64, String)> {
     jsonl(case, "partitions.jsonl")
@@ -162,25 +178,9 @@ fn gpt_phone_disk_partitions_hashed_and_userdata_equals_truth() {
     assert_code(&out, 0);
     let log = log(&case);
     assert_regions_match_layout(&case, &disks.gpt_image, &disks.gpt);
-    let userdata = disks
-        .gpt
-        .partitions
-        .iter()
-        .find(|p| p.name == "userdata")
-        .unwrap();
-    assert_volume_matches_truth(
-        &log,
-        &case,
-        &format!("p{}-userdata/", userdata.number),
-        &disks.userdata,
-    );
+    assert_userdata_matches_truth(&log, &case, disks);
     // boot and misc hold no file system: hashed as regions, not extracted.
-    let boot = disks
-        .gpt
-        .partitions
-        .iter()
-        .find(|p| p.name == "boot")
-        .unwrap();
+    let boot = gpt_part(disks, "boot");
     assert_eq!(
         regions(&case)[&format!("p{}-boot", boot.number)].2,
         padded_sha256(&disks.boot, boot.len),
@@ -282,18 +282,7 @@ fn split_image_is_one_evidence_with_a_digest_per_segment() {
     }
     // Partitions cross segment boundaries; their digests do not notice.
     assert_regions_match_layout(&case, &disks.gpt_image, &disks.gpt);
-    let userdata = disks
-        .gpt
-        .partitions
-        .iter()
-        .find(|p| p.name == "userdata")
-        .unwrap();
-    assert_volume_matches_truth(
-        &log,
-        &case,
-        &format!("p{}-userdata/", userdata.number),
-        &disks.userdata,
-    );
+    assert_userdata_matches_truth(&log, &case, disks);
     assert_code(&exhibit!("verify", &case), 0);
 }
 
@@ -327,18 +316,7 @@ fn corrupt_primary_gpt_header_falls_back_to_the_backup_and_says_so() {
     // The damage is a warning: the run completes with problems.
     assert_code(&out, 2);
     assert_regions_match_layout(&case, &damaged, &disks.gpt);
-    let userdata = disks
-        .gpt
-        .partitions
-        .iter()
-        .find(|p| p.name == "userdata")
-        .unwrap();
-    assert_volume_matches_truth(
-        &log,
-        &case,
-        &format!("p{}-userdata/", userdata.number),
-        &disks.userdata,
-    );
+    assert_userdata_matches_truth(&log, &case, disks);
 }
 
 #[test]
@@ -346,12 +324,7 @@ fn truncated_disk_extracts_what_it_holds_and_names_the_cut() {
     let Some(disks) = phone() else { return };
     let w = Work::new();
     let image = std::fs::read(&disks.gpt_image).unwrap();
-    let userdata = disks
-        .gpt
-        .partitions
-        .iter()
-        .find(|p| p.name == "userdata")
-        .unwrap();
+    let userdata = gpt_part(disks, "userdata");
     // Cut inside userdata, after its superblock and first groups.
     let cut = usize::try_from(userdata.offset + userdata.len / 2).unwrap();
     let truncated = w.write("truncated.img", &image[..cut]);
@@ -365,12 +338,7 @@ fn truncated_disk_extracts_what_it_holds_and_names_the_cut() {
     let cut_region = lines.iter().find(|r| r["name"] == name.as_str()).unwrap();
     assert_eq!(cut_region["complete"], false);
     assert_eq!(cut_region["size"], userdata.len / 2);
-    let boot = disks
-        .gpt
-        .partitions
-        .iter()
-        .find(|p| p.name == "boot")
-        .unwrap();
+    let boot = gpt_part(disks, "boot");
     let boot_line = lines
         .iter()
         .find(|r| r["name"] == format!("p{}-boot", boot.number).as_str())
