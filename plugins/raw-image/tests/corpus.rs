@@ -4,10 +4,15 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use exhibit_format_raw_image::RawImage;
+use exhibit_plugin_sdk::Status;
+use exhibit_plugin_sdk::testing::decode;
 
 use exhibit_format_raw_image::{
-    Error, GptCopy, ReadAt, Scheme, SparseImage, read_exact_at, read_partition_table, unallocated,
+    Error, GptCopy, ReadAt, Scheme, SparseImage, read_partition_table, unallocated,
 };
 
 /// `../shared/corpus/<rel>` from the workspace root, or `None` (with the
@@ -109,4 +114,89 @@ fn fat_volumes_without_a_table_are_not_mine() {
             "{rel}"
         );
     }
+}
+
+/// The ext4-view corpus image `name` (zstd-compressed) decompressed into
+/// `dir`, or `None` (with the reason printed) when it or zstd is missing.
+fn unzstd(name: &str, dir: &Path) -> Option<Vec<u8>> {
+    let zst = corpus(&format!("ext4-view-rs/test_data/{name}.zst"))?;
+    let out = dir.join(name);
+    match Command::new("zstd")
+        .arg("-d")
+        .arg("-q")
+        .arg(&zst)
+        .arg("-o")
+        .arg(&out)
+        .status()
+    {
+        Ok(s) if s.success() => Some(std::fs::read(&out).unwrap()),
+        other => {
+            println!("skipped: zstd not usable ({other:?})");
+            None
+        }
+    }
+}
+
+#[test]
+fn ext4_view_test_disk1_small_file_htree_and_encrypted_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(image) = unzstd("test_disk1.bin", tmp.path()) else {
+        return;
+    };
+    let (status, t) = decode::<RawImage>("test_disk1.bin", image);
+    assert_eq!(status, Status::OK, "{:?}", t.problems());
+    assert_eq!(t.entry(b"small_file").unwrap().data, b"hello, world!");
+    let in_dir = |dir: &[u8]| {
+        t.entries
+            .iter()
+            .filter(|e| {
+                e.name
+                    .0
+                    .strip_prefix(dir)
+                    .is_some_and(|rest| !rest.contains(&b'/'))
+            })
+            .count()
+    };
+    assert_eq!(in_dir(b"medium_dir/"), 1000);
+    assert_eq!(in_dir(b"big_dir/"), 10_000);
+    assert_eq!(t.entry(b"big_dir/9999").unwrap().data, b"9999");
+    // The fscrypt directory is reported as encrypted, never decrypted.
+    assert!(
+        t.problems()
+            .iter()
+            .any(|p| p.message.contains("encrypted_dir") && p.message.contains("fscrypt")),
+        "{:?}",
+        t.problems()
+    );
+}
+
+#[test]
+fn ext4_view_journal_is_replayed_before_the_walk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(image) = unzstd("test_disk_4k_block_journal.bin", tmp.path()) else {
+        return;
+    };
+    let (status, t) = decode::<RawImage>("journal.bin", image);
+    assert_eq!(status, Status::OK, "{:?}", t.problems());
+    // The corpus README: `/dir500` exists only once the journal is replayed.
+    let dir500 = t.entry(b"dir500").expect("dir500, from the journal");
+    assert_eq!(dir500.meta["kind"], "dir");
+}
+
+#[test]
+fn rust_fatfs_fat16_long_file() {
+    let Some(path) = corpus("rust-fatfs/resources/fat16.img") else {
+        return;
+    };
+    let (status, t) = decode::<RawImage>("fat16.img", std::fs::read(path).unwrap());
+    assert_eq!(status, Status::OK, "{:?}", t.problems());
+    let long = &t.entry(b"long.txt").unwrap().data;
+    assert_eq!(long.len(), 14000);
+    assert_eq!(long.as_slice(), b"Rust is cool!\n".repeat(1000).as_slice());
+    assert_eq!(
+        t.entry(b"very-long-dir-name/very-long-file-name.txt")
+            .unwrap()
+            .data,
+        b"Rust is cool!\n"
+    );
 }

@@ -358,61 +358,6 @@ fn probe_scores() {
     }
 }
 
-fn corpus(rel: &str) -> Option<std::path::PathBuf> {
-    let path = Path::new("/work/shared/corpus").join(rel);
-    if path.is_file() {
-        Some(path)
-    } else {
-        println!("skipped: {} absent", path.display());
-        None
-    }
-}
-
-#[test]
-fn corpus_ext4_view_test_disk1() {
-    let Some(zst) = corpus("ext4-view-rs/test_data/test_disk1.bin.zst") else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("test_disk1.bin");
-    match Command::new("zstd")
-        .arg("-d")
-        .arg("-q")
-        .arg(&zst)
-        .arg("-o")
-        .arg(&out)
-        .status()
-    {
-        Ok(s) if s.success() => {}
-        other => {
-            println!("skipped: zstd not usable ({other:?})");
-            return;
-        }
-    }
-    let (status, t) = decode::<RawImage>("test_disk1.bin", std::fs::read(&out).unwrap());
-    assert_eq!(status, Status::OK, "{:?}", t.problems());
-    assert_eq!(t.entry(b"small_file").unwrap().data, b"hello, world!");
-    let in_medium = t
-        .entries
-        .iter()
-        .filter(|e| {
-            let n = &e.name.0;
-            n.starts_with(b"medium_dir/") && !n[11..].contains(&b'/')
-        })
-        .count();
-    assert_eq!(in_medium, 1000);
-}
-
-#[test]
-fn corpus_rust_fatfs_fat16() {
-    let Some(path) = corpus("rust-fatfs/resources/fat16.img") else {
-        return;
-    };
-    let (status, t) = decode::<RawImage>("fat16.img", std::fs::read(path).unwrap());
-    assert_eq!(status, Status::OK, "{:?}", t.problems());
-    assert_eq!(t.entry(b"long.txt").unwrap().data.len(), 14000);
-}
-
 /// A GPT disk (protective MBR, primary and backup copies) holding `volumes`
 /// as named Linux-data partitions, each 1 MiB-aligned.
 fn gpt_disk(volumes: &[(&str, &[u8])]) -> Vec<u8> {
