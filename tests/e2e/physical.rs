@@ -36,10 +36,22 @@ fn phone() -> Option<&'static PhoneDisks> {
 }
 
 fn extract(w: &Work, image: &Path) -> (PathBuf, std::process::Output) {
+    extract_with(w, image, &[])
+}
+
+fn extract_with(w: &Work, image: &Path, flags: &[&str]) -> (PathBuf, std::process::Output) {
     let plugins = w.plugin_dir(&[("exhibit_format_raw_image", "exhibit_format_raw_image")]);
     let case = w.path("case");
-    let out = exhibit!("extract", image, "--case", case, "--plugins", plugins);
-    (case, out)
+    let mut args: Vec<std::ffi::OsString> = vec!["extract".into(), image.into()];
+    args.extend([
+        "--case".into(),
+        case.clone().into(),
+        "--plugins".into(),
+        plugins.into(),
+    ]);
+    args.extend(flags.iter().map(Into::into));
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    (case, run(&args))
 }
 
 fn sha256_range(image: &Path, offset: u64, len: u64) -> String {
@@ -218,7 +230,9 @@ fn gpt_phone_disk_partitions_hashed_and_userdata_equals_truth() {
 fn mbr_sdcard_logical_partitions_found_and_fat_volumes_equal_truth() {
     let Some(disks) = phone() else { return };
     let w = Work::new();
-    let (case, out) = extract(&w, &disks.mbr_image);
+    // In a plugin process of its own: regions and records cross the
+    // isolation channel like files do.
+    let (case, out) = extract_with(&w, &disks.mbr_image, &["--isolate"]);
     assert_code(&out, 0);
     let log = log(&case);
     assert_regions_match_layout(&case, &disks.mbr_image, &disks.mbr);
