@@ -115,6 +115,34 @@ fn assert_volume_matches_truth(log: &[Value], case: &Path, prefix: &str, truth: 
     assert!(files > 0, "{prefix}: no file checked");
 }
 
+/// Every deleted file of `truth` is a line of `deleted.jsonl` at its path
+/// under `prefix`, with its size, and its recovered bytes are a file of the
+/// case (logged, under `$deleted/`) with the truth's SHA-256.
+fn assert_deleted_match_truth(log: &[Value], case: &Path, prefix: &str, truth: &Truth) {
+    let lines = jsonl(case, "deleted.jsonl");
+    let written = actions(log, "artifact_written")
+        .into_iter()
+        .find(|e| e["details"]["path"] == "deleted.jsonl")
+        .expect("deleted.jsonl is logged");
+    assert_eq!(written["details"]["records"], lines.len());
+    assert!(!truth.deleted.is_empty());
+    for gone in &truth.deleted {
+        let path = format!("{prefix}{}", gone.path);
+        let line = lines
+            .iter()
+            .find(|l| l["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("{path} is not in deleted.jsonl"));
+        assert_eq!(line["size"], gone.size, "{path}");
+        let entry = line["recovered"]["entry"].as_str().expect("recovered");
+        assert!(entry.starts_with(&format!("{prefix}$deleted/")), "{entry}");
+        let d = &extracted(log, entry)["details"];
+        assert_eq!(d["hashes"]["sha256"], gone.sha256.as_str(), "{path}");
+        assert_eq!(d["meta"]["extra"]["deleted"], true);
+        let on_disk = case.join(d["path"].as_str().unwrap());
+        assert_eq!(sha256_file(&on_disk), gone.sha256);
+    }
+}
+
 /// The partition of the GPT phone disk named `name`.
 fn gpt_part<'a>(disks: &'a PhoneDisks, name: &str) -> &'a exhibit_fixtures::disk::PartitionExtent {
     disks
@@ -238,6 +266,8 @@ fn mbr_sdcard_logical_partitions_found_and_fat_volumes_equal_truth() {
     assert_regions_match_layout(&case, &disks.mbr_image, &disks.mbr);
     assert_volume_matches_truth(&log, &case, "p1/", &disks.sdcard_fat32);
     assert_volume_matches_truth(&log, &case, "p5/", &disks.sdcard_fat16);
+    assert_deleted_match_truth(&log, &case, "p1/", &disks.sdcard_fat32);
+    assert_deleted_match_truth(&log, &case, "p5/", &disks.sdcard_fat16);
     assert_code(&exhibit!("verify", &case), 0);
 }
 

@@ -87,6 +87,10 @@ pub(crate) struct Deleted {
     /// Why nothing (or not everything) was recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) not_recovered: Option<String>,
+    /// What else the examiner should know about the entry (a name rebuilt
+    /// from a damaged one, where it was found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) notes: Option<String>,
 }
 
 impl Deleted {
@@ -118,6 +122,7 @@ impl Deleted {
             dtime: None,
             recovered: None,
             not_recovered: None,
+            notes: None,
         }
     }
 
