@@ -105,6 +105,7 @@ pub fn write(case: &Case, out: &mut dyn Write) -> Result<()> {
     export.people()?;
     export.tools()?;
     export.evidence()?;
+    export.regions()?;
     export.actions()?;
     export.files()?;
     export.messages()?;
@@ -444,6 +445,63 @@ impl<'a> Export<'a> {
             "uco-core:description": ["the evidence as exhibit read it"],
             "uco-core:object": [iri.reference()],
         }))
+    }
+
+    /// Each partition (and span between partitions) of a physical image:
+    /// a `DiskPartition` with its offset, length and digests, contained
+    /// within the evidence.
+    fn regions(&mut self) -> Result<()> {
+        let s = self.summary;
+        let evidence = self.evidence_iri();
+        for region in &s.regions {
+            let iri = self.iri("DiskPartition", &format!("region:{}", region.name));
+            let d = &region.details;
+            let kind = [d["type_name"].as_str(), d["region"].as_str()]
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or("unknown");
+            let mut facet = json!({
+                "@id": iri.facet("DiskPartitionFacet"),
+                "@type": "uco-observable:DiskPartitionFacet",
+                "uco-observable:diskPartitionType": kind,
+                "uco-observable:partitionLength": region.size,
+            });
+            if let Some(offset) = region.offset {
+                facet["uco-observable:partitionOffset"] = json!(offset);
+            }
+            if let Some(index) = d["index"].as_u64() {
+                facet["uco-observable:partitionID"] = json!(index.to_string());
+            }
+            let mut digests = Digests::new();
+            if let Some(sha256) = &region.sha256 {
+                digests.insert("sha256".into(), sha256.clone());
+            }
+            let mut description = vec![format!(
+                "region {} of the image, hashed by exhibit over its raw bytes",
+                region.name
+            )];
+            if !region.complete {
+                description.push("incomplete: the image ends inside it".into());
+            }
+            self.node(&json!({
+                "@id": iri.iri,
+                "@type": "uco-observable:DiskPartition",
+                "uco-core:name": region.name,
+                "uco-core:description": description,
+                "uco-core:hasFacet": [facet, content_facet(&iri, &digests, Some(region.size))],
+            }))?;
+            let rel = self.iri("ObservableRelationship", &format!("region:{}", region.name));
+            self.node(&json!({
+                "@id": rel.iri,
+                "@type": "uco-observable:ObservableRelationship",
+                "uco-core:source": iri.reference(),
+                "uco-core:target": evidence.reference(),
+                "uco-core:kindOfRelationship": "Contained_Within",
+                "uco-core:isDirectional": true,
+            }))?;
+        }
+        Ok(())
     }
 
     /// The extraction and each decoding.

@@ -6,6 +6,7 @@
 //! (case-utils, pySHACL over the CASE 1.4.0 shapes). Where `case_validate`
 //! is not installed that last step is skipped with a note; CI installs it.
 
+use crate::exhibit;
 use crate::util::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -321,6 +322,56 @@ fn case_uco_of_an_ios_backup_conforms() {
         let n = records(&case, kind).len();
         assert!(n > 0, "the iOS fixture has {kind}");
         assert_eq!(of_type(&nodes, t).len(), n, "{kind}");
+    }
+    case_validate(&path);
+}
+
+/// A physical image's partitions are `DiskPartition`s with their offsets,
+/// lengths and the digests the core computed, each contained within the
+/// evidence; the graph conforms.
+#[test]
+fn case_uco_of_a_physical_image_has_its_partitions_and_conforms() {
+    let w = Work::new();
+    let Some((image, _)) = crate::raw_image::small_disk(&w) else {
+        return;
+    };
+    let plugins = w.plugin_dir(&[("exhibit_format_raw_image", "exhibit_format_raw_image")]);
+    let case = w.path("case");
+    assert_code(
+        &exhibit!("extract", image, "--case", case, "--plugins", plugins),
+        0,
+    );
+    let (doc, path) = export_twice(&w, &case);
+    let nodes = nodes(&doc);
+    let partitions = of_type(&nodes, "uco-observable:DiskPartition");
+    let regions: Vec<Value> = std::fs::read_to_string(case.join("partitions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(partitions.len(), regions.len());
+    assert!(regions.len() >= 2, "p1 and the space before it");
+    let relationships = of_type(&nodes, "uco-observable:ObservableRelationship");
+    for region in &regions {
+        let node = partitions
+            .iter()
+            .find(|n| n["uco-core:name"] == region["name"])
+            .unwrap_or_else(|| panic!("no DiskPartition for {region}"));
+        let f = facet(node, "uco-observable:DiskPartitionFacet");
+        assert_eq!(f["uco-observable:partitionOffset"], region["offset"]);
+        assert_eq!(f["uco-observable:partitionLength"], region["size"]);
+        assert_eq!(
+            digests(node)["SHA256"],
+            region["hashes"]["sha256"].as_str().unwrap()
+        );
+        assert!(
+            relationships
+                .iter()
+                .any(|r| r["uco-core:source"]["@id"] == node["@id"]
+                    && r["uco-core:kindOfRelationship"] == "Contained_Within"),
+            "{} is contained within the evidence",
+            region["name"]
+        );
     }
     case_validate(&path);
 }

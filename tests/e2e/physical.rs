@@ -87,7 +87,20 @@ fn assert_volume_matches_truth(log: &[Value], case: &Path, prefix: &str, truth: 
     for entry in &truth.entries {
         let name = format!("{prefix}{}", entry.path);
         match entry.kind {
-            FsKind::File if entry.hard_link_of.is_some() => {}
+            FsKind::File if entry.hard_link_of.is_some() => {
+                // Recorded as a link to the one extracted copy.
+                let link = actions(log, "entry_recorded")
+                    .into_iter()
+                    .find(|e| e["details"]["name"] == name.as_str())
+                    .unwrap_or_else(|| panic!("{name} is not recorded"));
+                assert_eq!(link["details"]["kind"], "hardlink");
+                let first = format!("{prefix}{}", entry.hard_link_of.as_deref().unwrap());
+                assert_eq!(link["details"]["meta"]["link_target"], first.as_str());
+                assert!(matches!(
+                    extracted(log, &first)["details"]["complete"],
+                    Value::Bool(true)
+                ));
+            }
             FsKind::File => {
                 let d = &extracted(log, &name)["details"];
                 assert_eq!(
@@ -132,8 +145,18 @@ fn assert_deleted_match_truth(log: &[Value], case: &Path, prefix: &str, truth: &
             .iter()
             .find(|l| l["path"] == path.as_str())
             .unwrap_or_else(|| panic!("{path} is not in deleted.jsonl"));
-        assert_eq!(line["size"], gone.size, "{path}");
-        let entry = line["recovered"]["entry"].as_str().expect("recovered");
+        // An orphan inode's bytes are recovered once, under its inode:
+        // the name's record points there.
+        let recovered = if line["recovered"].is_object() {
+            line
+        } else {
+            lines
+                .iter()
+                .find(|l| l["found_in"] == "orphan_inode" && l["inode"] == line["inode"])
+                .unwrap_or_else(|| panic!("{path}: not recovered: {line}"))
+        };
+        assert_eq!(recovered["size"], gone.size, "{path}");
+        let entry = recovered["recovered"]["entry"].as_str().unwrap();
         assert!(entry.starts_with(&format!("{prefix}$deleted/")), "{entry}");
         let d = &extracted(log, entry)["details"];
         assert_eq!(d["hashes"]["sha256"], gone.sha256.as_str(), "{path}");
@@ -157,6 +180,7 @@ fn gpt_part<'a>(disks: &'a PhoneDisks, name: &str) -> &'a exhibit_fixtures::disk
 fn assert_userdata_matches_truth(log: &[Value], case: &Path, disks: &PhoneDisks) {
     let prefix = format!("p{}-userdata/", gpt_part(disks, "userdata").number);
     assert_volume_matches_truth(log, case, &prefix, &disks.userdata);
+    assert_deleted_match_truth(log, case, &prefix, &disks.userdata);
 }
 
 /// The regions of `partitions.jsonl` by name: (offset, size, sha256).
@@ -279,6 +303,7 @@ fn sparse_userdata_expands_to_the_raw_image_and_equals_truth() {
     assert_code(&out, 0);
     let log = log(&case);
     assert_volume_matches_truth(&log, &case, "", &disks.userdata);
+    assert_deleted_match_truth(&log, &case, "", &disks.userdata);
     // The evidence is the sparse file; its expansion is hashed as a region
     // and equals the raw image it was made from.
     let hashed = &actions(&log, "evidence_hashed")[0]["details"];
@@ -399,7 +424,7 @@ fn truncated_disk_extracts_what_it_holds_and_names_the_cut() {
     for e in actions(&log, "file_extracted") {
         let d = &e["details"];
         let inner = d["name"].as_str().unwrap().strip_prefix(&prefix).unwrap();
-        if d["complete"] == true {
+        if d["complete"] == true && !inner.starts_with("$deleted/") {
             let truth = disks
                 .userdata
                 .entries

@@ -8,8 +8,11 @@ use crate::util::*;
 use std::path::Path;
 use std::process::Command;
 
+/// Files of the source folder: (path inside the volume, bytes).
+pub(crate) type SourceFiles = Vec<(&'static str, Vec<u8>)>;
+
 /// The source folder: (path inside the volume, bytes) of its files.
-fn write_source(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
+fn write_source(dir: &Path) -> SourceFiles {
     let big: Vec<u8> = (0u32..1_500_000)
         .map(|i| u8::try_from((i.wrapping_mul(2_654_435_761) >> 13) & 0xff).unwrap())
         .collect();
@@ -31,9 +34,10 @@ fn write_source(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
     files
 }
 
-#[test]
-fn ext4_behind_mbr_every_file_hashed_and_case_verifies() {
-    let w = Work::new();
+/// A small ext4 volume made by `mke2fs -d` from [`write_source`]'s folder,
+/// behind a one-entry MBR (LBA 2048): the image and the source files, or
+/// `None` (with the reason printed) when mke2fs is not usable.
+pub(crate) fn small_disk(w: &Work) -> Option<(std::path::PathBuf, SourceFiles)> {
     let src = w.path("src");
     std::fs::create_dir_all(&src).unwrap();
     let files = write_source(&src);
@@ -47,9 +51,8 @@ fn ext4_behind_mbr_every_file_hashed_and_case_verifies() {
         .status();
     if !matches!(made, Ok(s) if s.success()) {
         println!("skipped: mke2fs not usable ({made:?})");
-        return;
+        return None;
     }
-    // A one-entry MBR with the volume at LBA 2048.
     let ext4 = std::fs::read(&volume).unwrap();
     let mut disk = vec![0u8; 2048 * 512];
     disk[446 + 4] = 0x83;
@@ -59,8 +62,15 @@ fn ext4_behind_mbr_every_file_hashed_and_case_verifies() {
     disk[510] = 0x55;
     disk[511] = 0xAA;
     disk.extend_from_slice(&ext4);
-    let image = w.write("phone.img", &disk);
+    Some((w.write("phone.img", &disk), files))
+}
 
+#[test]
+fn ext4_behind_mbr_every_file_hashed_and_case_verifies() {
+    let w = Work::new();
+    let Some((image, files)) = small_disk(&w) else {
+        return;
+    };
     let plugins = w.plugin_dir(&[("exhibit_format_raw_image", "exhibit_format_raw_image")]);
     let case = w.path("case");
     let out = exhibit!("extract", image, "--case", case, "--plugins", plugins);

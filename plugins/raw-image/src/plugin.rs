@@ -114,7 +114,10 @@ fn has_partition_table(head: &[u8]) -> bool {
 
 /// An MBR slot of type `0xEE` (GPT protective).
 fn has_protective_mbr(head: &[u8]) -> bool {
-    (0..4).any(|slot: usize| head.get(446 + 16 * slot + 4) == Some(&0xEE))
+    // The type byte of each of the four slots (446 + 16 × slot + 4).
+    [450, 466, 482, 498]
+        .iter()
+        .any(|&at| head.get(at) == Some(&0xEE))
 }
 
 pub(crate) fn u16_le(b: &[u8], off: usize) -> Option<u16> {
