@@ -21,7 +21,8 @@
 use crate::ReadAt;
 use crate::deleted::{Deleted, FoundIn, Recovered, recovered_name};
 use crate::fatraw::{DeletedFound, Event, LongName, RawFat, Recovery};
-use crate::plugin::{MAX_DEPTH, Volume, Window, read_exact, u16_le};
+use crate::plugin::{MAX_DEPTH, Volume, Window, read_exact};
+use crate::read_at::u16_le;
 use exhibit_plugin_sdk::{EntryKind, EntryMeta, PluginError, RawBytes, Session, Status, Time};
 use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom, Write};

@@ -37,7 +37,8 @@
 #![forbid(unsafe_code)]
 
 use crate::ReadAt;
-use crate::plugin::{MAX_DEPTH, read_exact, u16_le};
+use crate::plugin::{MAX_DEPTH, read_exact};
+use crate::read_at::{u16_le, u32_le};
 use exhibit_plugin_sdk::{PluginError, Time};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -98,12 +99,6 @@ pub(crate) struct Bpb {
     /// First cluster of the root directory (FAT32).
     pub(crate) root_cluster: u32,
     pub(crate) data_offset: u64,
-}
-
-fn u32_le(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
-    ))
 }
 
 impl Bpb {

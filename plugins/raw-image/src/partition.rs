@@ -26,7 +26,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::error::Error;
-use crate::read_at::{ReadAt, read_exact_at};
+use crate::read_at::{ReadAt, read_exact_at, u32_le, u64_le};
 
 /// An MBR sector, and the sector size MBR addresses are counted in.
 const MBR_SECTOR: u64 = 512;
@@ -1055,18 +1055,6 @@ fn gpt_type_name(guid: &Guid) -> Option<&'static str> {
         .iter()
         .find(|(g, _)| *g == text)
         .map(|(_, name)| *name)
-}
-
-fn u32_le(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn u64_le(b: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(off..off.checked_add(8)?)?.try_into().ok()?,
-    ))
 }
 
 fn guid_at(b: &[u8], off: usize) -> Option<Guid> {

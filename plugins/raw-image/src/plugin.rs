@@ -12,6 +12,7 @@
 //! is an error entry naming the volume and the rest goes on.
 #![forbid(unsafe_code)]
 
+use crate::read_at::u16_le;
 use crate::{
     Error, Partition, ReadAt, SparseImage, ext4fs, fat, is_sparse, read_exact_at,
     read_partition_table,
@@ -118,12 +119,6 @@ fn has_protective_mbr(head: &[u8]) -> bool {
     [450, 466, 482, 498]
         .iter()
         .any(|&at| head.get(at) == Some(&0xEE))
-}
-
-pub(crate) fn u16_le(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
-    ))
 }
 
 /// The evidence as a [`ReadAt`], through the host's `read_at`.

@@ -131,6 +131,28 @@ impl<T: ReadAt + ?Sized> ReadAt for Arc<T> {
     }
 }
 
+/// The little-endian `u16` at `off` in `b`, if `b` holds it (on-disk
+/// structures are read from buffers whose length the image decides).
+pub(crate) fn u16_le(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(
+        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+
+/// The little-endian `u32` at `off` in `b`, if `b` holds it.
+pub(crate) fn u32_le(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+/// The little-endian `u64` at `off` in `b`, if `b` holds it.
+pub(crate) fn u64_le(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        b.get(off..off.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -25,7 +25,7 @@ use std::io;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::read_at::{ReadAt, read_exact_at};
+use crate::read_at::{ReadAt, read_exact_at, u16_le, u32_le};
 
 /// `sparse_header_t.magic`, little-endian at offset 0.
 pub const SPARSE_MAGIC: u32 = 0xED26_FF3A;
@@ -422,18 +422,6 @@ impl<R: ReadAt> ReadAt for SparseImage<R> {
         }
         Ok(done)
     }
-}
-
-fn u16_le(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_le(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
-    ))
 }
 
 #[cfg(test)]
