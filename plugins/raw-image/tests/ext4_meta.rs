@@ -66,14 +66,7 @@ fn userdata() -> Option<&'static Userdata> {
 }
 
 fn debugfs(image: &Path, request: &str) -> String {
-    let out = Command::new(disk::e2fsprogs_tool("debugfs").unwrap())
-        .arg("-R")
-        .arg(request)
-        .arg(image)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "debugfs -R {request}");
-    String::from_utf8(out.stdout).unwrap()
+    disk::debugfs_request(image, request).unwrap()
 }
 
 fn debugfs_w(image: &Path, script: &str) {
