@@ -492,14 +492,11 @@ impl<'a> Export<'a> {
                 "uco-core:hasFacet": [facet, content_facet(&iri, &digests, Some(region.size))],
             }))?;
             let rel = self.iri("ObservableRelationship", &format!("region:{}", region.name));
-            self.node(&json!({
-                "@id": rel.iri,
-                "@type": "uco-observable:ObservableRelationship",
-                "uco-core:source": iri.reference(),
-                "uco-core:target": evidence.reference(),
-                "uco-core:kindOfRelationship": "Contained_Within",
-                "uco-core:isDirectional": true,
-            }))?;
+            self.node(&contained_within(
+                &rel,
+                iri.reference(),
+                evidence.reference(),
+            ))?;
         }
         Ok(())
     }
@@ -692,15 +689,9 @@ impl<'a> Export<'a> {
                         "uco-observable:rangeOffset": offset,
                     }));
                 }
-                self.node(&json!({
-                    "@id": rel.iri,
-                    "@type": "uco-observable:ObservableRelationship",
-                    "uco-core:source": iri.reference(),
-                    "uco-core:target": evidence.reference(),
-                    "uco-core:kindOfRelationship": "Contained_Within",
-                    "uco-core:isDirectional": true,
-                    "uco-core:hasFacet": facets,
-                }))?;
+                let mut rel_node = contained_within(&rel, iri.reference(), evidence.reference());
+                rel_node["uco-core:hasFacet"] = json!(facets);
+                self.node(&rel_node)?;
             }
         }
         Ok(())
@@ -786,14 +777,8 @@ impl<'a> Export<'a> {
             return Ok(());
         }
         let rel = self.iri("ObservableRelationship", &format!("contained:{key}"));
-        let mut rel_node = json!({
-            "@id": rel.iri,
-            "@type": "uco-observable:ObservableRelationship",
-            "uco-core:source": record.reference(),
-            "uco-core:target": self.case_file(&p.file, EntryKind::File).reference(),
-            "uco-core:kindOfRelationship": "Contained_Within",
-            "uco-core:isDirectional": true,
-        });
+        let target = self.case_file(&p.file, EntryKind::File).reference();
+        let mut rel_node = contained_within(&rel, record.reference(), target);
         if let Some(place) = place_in_source(p) {
             rel_node["uco-core:hasFacet"] = json!([{
                 "@id": rel.facet("PathRelationFacet"),
@@ -1055,6 +1040,18 @@ impl<'a> Export<'a> {
 
 /// Whether the evidence is a folder (an unpacked extraction, an iTunes
 /// backup) rather than one file.
+/// The relationship `rel`: `source` is contained within `target`.
+fn contained_within(rel: &Iri, source: Value, target: Value) -> Value {
+    json!({
+        "@id": rel.iri,
+        "@type": "uco-observable:ObservableRelationship",
+        "uco-core:source": source,
+        "uco-core:target": target,
+        "uco-core:kindOfRelationship": "Contained_Within",
+        "uco-core:isDirectional": true,
+    })
+}
+
 fn is_folder(ev: &EvidenceInfo) -> bool {
     matches!(ev.kind.as_str(), "dir" | "folder" | "directory")
 }
