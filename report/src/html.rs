@@ -15,6 +15,7 @@
 //! The bytes depend only on the case, the zone and the link base: no
 //! clock, no host time zone, no hash-map order.
 
+mod deleted;
 mod rows;
 mod stage;
 mod summary;
@@ -339,7 +340,12 @@ fn page_start(
     )?;
     writeln!(
         out,
-        r##"<nav aria-label="Sections"><ul><li><a href="#summary">Summary</a></li><li><a href="#device">Device</a></li><li><a href="#conversations">Conversations</a></li><li><a href="#contacts">Contacts</a></li><li><a href="#calls">Calls</a></li><li><a href="#timeline">Timeline</a></li><li><a href="#files">Files</a></li><li><a href="#problems">Warnings and errors</a></li></ul></nav>"##
+        r##"<nav aria-label="Sections"><ul><li><a href="#summary">Summary</a></li><li><a href="#device">Device</a></li><li><a href="#conversations">Conversations</a></li><li><a href="#contacts">Contacts</a></li><li><a href="#calls">Calls</a></li><li><a href="#timeline">Timeline</a></li><li><a href="#files">Files</a></li>{deleted}<li><a href="#problems">Warnings and errors</a></li></ul></nav>"##,
+        deleted = if deleted::present(case) {
+            r##"<li><a href="#deleted">Deleted</a></li>"##
+        } else {
+            ""
+        },
     )?;
     summary::header(out, case, opts)?;
     writeln!(out, "<main>")?;
@@ -463,6 +469,7 @@ fn page_start(
         tally.files,
     )?;
     writeln!(out, "</section>")?;
+    deleted::section(out, case, opts)?;
     summary::problems(out, s, tally)?;
     writeln!(out, "</main>")?;
     Ok(())

@@ -274,6 +274,18 @@ fn gpt_phone_disk_partitions_hashed_and_userdata_equals_truth() {
         assert!(html.contains(&format!("<code>{name}</code>")), "{name}");
         assert!(html.contains(&sha256), "{name}");
     }
+    // ... and every deleted entry, with what was recovered of it.
+    assert!(html.contains(r#"id="deleted-table""#));
+    for line in jsonl(&case, "deleted.jsonl") {
+        let path = line["path"].as_str().unwrap();
+        assert!(html.contains(&format!("<code>{path}</code>")), "{path}");
+        if let Some(entry) = line["recovered"]["entry"].as_str() {
+            assert!(
+                html.contains(&format!("as <code>{entry}</code>")),
+                "{entry}"
+            );
+        }
+    }
     let verify = exhibit!("verify", &case);
     assert_code(&verify, 0);
 }

@@ -37,7 +37,7 @@ fn short_hash(h: &str) -> String {
 }
 
 /// `2024-03-01 08:00:00Z`, and the examiner's zone beside it.
-fn time(opts: &RenderOptions, utc: &str) -> String {
+pub(super) fn time(opts: &RenderOptions, utc: &str) -> String {
     let local = if opts.zone.is_utc() {
         None
     } else {
