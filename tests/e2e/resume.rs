@@ -22,7 +22,7 @@ fn log_lines(case: &Path) -> Vec<String> {
 /// being written: the log keeps the lines before it plus `torn` bytes of
 /// it, no newline; that file keeps `keep` bytes; files logged after it are
 /// gone. Returns the torn text.
-fn crash_at(case: &Path, cut: usize, torn: usize, keep: u64) -> String {
+pub(crate) fn crash_at(case: &Path, cut: usize, torn: usize, keep: u64) -> String {
     let lines = log_lines(case);
     let entry: Value = serde_json::from_str(&lines[cut]).unwrap();
     assert_eq!(entry["action"], "file_extracted");
@@ -48,7 +48,7 @@ fn crash_at(case: &Path, cut: usize, torn: usize, keep: u64) -> String {
 }
 
 /// Indices of the `file_extracted` lines.
-fn file_lines(case: &Path) -> Vec<usize> {
+pub(crate) fn file_lines(case: &Path) -> Vec<usize> {
     log_lines(case)
         .iter()
         .enumerate()
