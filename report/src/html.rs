@@ -30,6 +30,7 @@ use anyhow::{Context, Result, bail};
 use exhibit_plugin_sdk::EntryKind;
 use exhibit_plugin_sdk::records::{Call, Contact, Message};
 use rows::{Chunks, Sources};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use stage::Stage;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
@@ -98,8 +99,7 @@ pub fn write(case: &Case, opts: &RenderOptions, out: &mut dyn Write) -> Result<(
     let spool_file = tempfile::tempfile().context("cannot make a scratch file for the report")?;
     let mut spool = BufWriter::with_capacity(1 << 16, spool_file);
 
-    stage_messages(case, opts, &stage, &mut sources, &mut tally)?;
-    stage_calls(case, opts, &stage, &mut sources, &mut tally)?;
+    stage_records(case, opts, &stage, &mut sources, &mut tally)?;
     spool_files(case, opts, &stage, &mut spool, &mut tally)?;
     spool_contacts(case, &mut sources, &mut spool, &mut tally)?;
     stage.seal()?;
@@ -141,21 +141,39 @@ pub fn write(case: &Case, opts: &RenderOptions, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
-fn stage_messages(
+/// Gives `each` every record of `kind` that parses, with its line's place in
+/// the file (so equal times keep the file's order); a line that does not
+/// parse is noted in `tally` and skipped. Returns how many records `each`
+/// took.
+fn each_record<T: DeserializeOwned + 'static>(
+    case: &Case,
+    kind: &str,
+    tally: &mut Tally,
+    mut each: impl FnMut(u64, T) -> Result<()>,
+) -> Result<u64> {
+    let mut taken = 0;
+    for (seq, record) in case.records::<T>(kind)?.enumerate() {
+        match record {
+            Ok(record) => {
+                each(seq as u64, record)?;
+                taken += 1;
+            }
+            Err(e) => tally.unreadable(e)?,
+        }
+    }
+    Ok(taken)
+}
+
+/// Stages the two kinds of records the page shows in order: messages (by
+/// conversation, then time) and calls (by time).
+fn stage_records(
     case: &Case,
     opts: &RenderOptions,
     stage: &Stage,
     sources: &mut Sources,
     tally: &mut Tally,
 ) -> Result<()> {
-    for (seq, m) in case.records::<Message>("messages")?.enumerate() {
-        let m = match m {
-            Ok(m) => m,
-            Err(e) => {
-                tally.unreadable(e)?;
-                continue;
-            }
-        };
+    let messages = each_record(case, "messages", tally, |seq, m: Message| {
         let src = sources.id(&m.provenance);
         let (row, when) = rows::message_row(&m, &opts.zone, src, &opts.case_href);
         let addresses = m.from.iter().chain(&m.to).map(String::as_str);
@@ -164,44 +182,29 @@ fn stage_messages(
             src,
             m.thread.as_deref().unwrap_or(""),
             ms,
-            seq as u64,
+            seq,
             &markup::script_json(&row),
             addresses,
         )?;
         if let Some(day) = when.and_then(|w| w.day) {
             stage.event(day, rows::direction_kind(m.direction))?;
         }
-        tally.messages += 1;
-    }
-    Ok(())
-}
-
-fn stage_calls(
-    case: &Case,
-    opts: &RenderOptions,
-    stage: &Stage,
-    sources: &mut Sources,
-    tally: &mut Tally,
-) -> Result<()> {
-    for (seq, c) in case.records::<Call>("calls")?.enumerate() {
-        let c = match c {
-            Ok(c) => c,
-            Err(e) => {
-                tally.unreadable(e)?;
-                continue;
-            }
-        };
+        Ok(())
+    })?;
+    tally.messages += messages;
+    let calls = each_record(case, "calls", tally, |seq, c: Call| {
         let (row, when) = rows::call_row(&c, &opts.zone, sources.id(&c.provenance));
         stage.call(
             when.as_ref().and_then(|w| w.ms),
-            seq as u64,
+            seq,
             &markup::script_json(&row),
         )?;
         if let Some(day) = when.and_then(|w| w.day) {
             stage.event(day, timeline_svg::CALLS)?;
         }
-        tally.calls += 1;
-    }
+        Ok(())
+    })?;
+    tally.calls += calls;
     Ok(())
 }
 
@@ -234,17 +237,11 @@ fn spool_contacts(
     tally: &mut Tally,
 ) -> Result<()> {
     let mut contacts = Chunks::new("contacts");
-    for c in case.records::<Contact>("contacts")? {
-        let c = match c {
-            Ok(c) => c,
-            Err(e) => {
-                tally.unreadable(e)?;
-                continue;
-            }
-        };
+    each_record(case, "contacts", tally, |_, c: Contact| {
         let row = rows::contact_row(&c, sources.id(&c.provenance));
         contacts.push(spool, &row)?;
-    }
+        Ok(())
+    })?;
     tally.contacts = contacts.finish(spool)?;
     Ok(())
 }

@@ -97,14 +97,33 @@ pub fn resolve(case: &Case, out: Option<&Path>, default_name: &str) -> Result<Ta
     }
 }
 
-/// Feeds every byte written to the hasher on its way to the file.
-struct Hashing<W: Write> {
+/// A writer that hashes and counts every byte on its way to `inner`: how
+/// an output gets the digests its custody entry records without being read
+/// back.
+pub struct HashingWriter<W: Write> {
     inner: W,
     hasher: MultiHasher,
     size: u64,
 }
 
-impl<W: Write> Write for Hashing<W> {
+impl<W: Write> HashingWriter<W> {
+    /// Hashes with `algorithms` what is written to `inner`.
+    pub fn new(inner: W, algorithms: &[HashAlgorithm]) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hasher: MultiHasher::new(algorithms),
+            size: 0,
+        }
+    }
+
+    /// The inner writer, not flushed, with the digests and the byte count of
+    /// everything it accepted.
+    pub fn finish(self) -> (W, Digests, u64) {
+        (self.inner, self.hasher.finish(), self.size)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
@@ -135,21 +154,18 @@ pub fn write(
     target: &Target,
     produce: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<Written> {
-    let hasher = MultiHasher::new(&algorithms(case));
+    let algorithms = algorithms(case);
     let path = match target {
         Target::Stdout => {
-            let mut w = Hashing {
-                inner: BufWriter::new(io::stdout().lock()),
-                hasher,
-                size: 0,
-            };
+            let mut w = HashingWriter::new(BufWriter::new(io::stdout().lock()), &algorithms);
             produce(&mut w)?;
             w.flush().context("cannot write to standard output")?;
+            let (_, hashes, size) = w.finish();
             return Ok(Written {
                 target: target.clone(),
                 path: None,
-                hashes: w.hasher.finish(),
-                size: w.size,
+                hashes,
+                size,
             });
         }
         Target::Case(rel) => case.root().join(rel),
@@ -165,14 +181,10 @@ pub fn write(
     let result = (|| -> Result<(Digests, u64)> {
         let file = File::create(&partial)
             .with_context(|| format!("cannot create {}", partial.display()))?;
-        let mut w = Hashing {
-            inner: BufWriter::with_capacity(1 << 16, file),
-            hasher,
-            size: 0,
-        };
+        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 16, file), &algorithms);
         produce(&mut w)?;
-        let file = w
-            .inner
+        let (inner, hashes, size) = w.finish();
+        let file = inner
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", partial.display()))?;
@@ -180,7 +192,7 @@ pub fn write(
             .with_context(|| format!("cannot write {}", partial.display()))?;
         fs::rename(&partial, &path)
             .with_context(|| format!("cannot rename {} into place", partial.display()))?;
-        Ok((w.hasher.finish(), w.size))
+        Ok((hashes, size))
     })();
     match result {
         Ok((hashes, size)) => Ok(Written {

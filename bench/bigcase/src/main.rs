@@ -19,16 +19,17 @@
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use exhibit_core::custody::{CustodyLog, LOG_FILE, action};
-use exhibit_core::hash::{Digests, HashAlgorithm, MultiHasher};
+use exhibit_core::hash::{Digests, HashAlgorithm};
 use exhibit_plugin_sdk::records::{
     Account, Call, CallType, Contact, Direction, Labelled, Message, Provenance, Timestamp,
 };
+use exhibit_report::output::HashingWriter;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Records and files fall between 2022-01-01 and 2025-01-01 (UTC), three years.
@@ -630,11 +631,10 @@ fn write_records<T: Serialize>(
 ) -> Result<Artifact> {
     let path = out.join(format!("artifacts/{kind}.jsonl"));
     let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut w = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: MultiHasher::new(&[HashAlgorithm::Md5, HashAlgorithm::Sha256]),
-        size: 0,
-    };
+    let mut w = HashingWriter::new(
+        BufWriter::with_capacity(1 << 20, file),
+        &[HashAlgorithm::Md5, HashAlgorithm::Sha256],
+    );
     let stream = match kind {
         "calls" => 10,
         "contacts" => 11,
@@ -646,33 +646,14 @@ fn write_records<T: Serialize>(
         serde_json::to_writer(&mut w, &value)?;
         w.write_all(b"\n")?;
     }
-    w.inner.flush()?;
+    w.flush()?;
+    let (_, hashes, size) = w.finish();
     Ok(Artifact {
         kind,
         records: count,
-        size: w.size,
-        hashes: w.hasher.finish(),
+        size,
+        hashes,
     })
-}
-
-/// A writer that hashes and counts what goes through it.
-struct Hashing<W: Write> {
-    inner: W,
-    hasher: MultiHasher,
-    size: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += u64::try_from(n).expect("a buffer length");
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 fn provenance(seed: u64, file: &str, table: &str, row: u64) -> Provenance {

@@ -3,6 +3,7 @@
 //! image), a FAT16 volume made with `fatfs`, and the shared corpus images.
 #![allow(clippy::unwrap_used)]
 
+use exhibit_fixtures::disk::{Guid, Layout};
 use exhibit_format_raw_image::RawImage;
 use exhibit_plugin_sdk::Status;
 use exhibit_plugin_sdk::testing::{Transcript, decode};
@@ -358,68 +359,17 @@ fn probe_scores() {
     }
 }
 
-/// A GPT disk (protective MBR, primary and backup copies) holding `volumes`
-/// as named Linux-data partitions, each 1 MiB-aligned.
-fn gpt_disk(volumes: &[(&str, &[u8])]) -> Vec<u8> {
-    const SECTOR: usize = 512;
-    const LINUX_DATA: [u8; 16] = [
-        0xAF, 0x3D, 0xC6, 0x0F, 0x83, 0x84, 0x72, 0x47, 0x8E, 0x79, 0x3D, 0x69, 0xD8, 0x47, 0x7D,
-        0xE4,
-    ];
-    let mut entries = vec![0u8; 128 * 128];
-    let mut lba = 2048u64;
-    let mut layout = Vec::new();
-    for (i, (name, data)) in volumes.iter().enumerate() {
-        let sectors = (data.len() as u64)
-            .div_ceil(SECTOR as u64)
-            .next_multiple_of(2048);
-        let e = &mut entries[i * 128..(i + 1) * 128];
-        e[..16].copy_from_slice(&LINUX_DATA);
-        e[16] = u8::try_from(i + 1).unwrap();
-        e[32..40].copy_from_slice(&lba.to_le_bytes());
-        e[40..48].copy_from_slice(&(lba + sectors - 1).to_le_bytes());
-        for (j, unit) in name.encode_utf16().enumerate() {
-            e[56 + 2 * j..58 + 2 * j].copy_from_slice(&unit.to_le_bytes());
-        }
-        layout.push((lba, *data));
-        lba += sectors;
-    }
-    let total = lba + 33;
-    let mut disk = vec![0u8; usize::try_from(total).unwrap() * SECTOR];
-    // Protective MBR.
-    disk[446 + 4] = 0xEE;
-    disk[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
-    disk[446 + 12..446 + 16].copy_from_slice(&u32::try_from(total - 1).unwrap().to_le_bytes());
-    disk[510] = 0x55;
-    disk[511] = 0xAA;
-    let entries_crc = crc32fast::hash(&entries);
-    let header = |mine: u64, other: u64, entries_lba: u64| {
-        let mut h = vec![0u8; 92];
-        h[..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[24..32].copy_from_slice(&mine.to_le_bytes());
-        h[32..40].copy_from_slice(&other.to_le_bytes());
-        h[40..48].copy_from_slice(&34u64.to_le_bytes());
-        h[48..56].copy_from_slice(&(total - 34).to_le_bytes());
-        h[56] = 0x42;
-        h[72..80].copy_from_slice(&entries_lba.to_le_bytes());
-        h[80..84].copy_from_slice(&128u32.to_le_bytes());
-        h[84..88].copy_from_slice(&128u32.to_le_bytes());
-        h[88..92].copy_from_slice(&entries_crc.to_le_bytes());
-        let crc = crc32fast::hash(&h);
-        h[16..20].copy_from_slice(&crc.to_le_bytes());
-        h
-    };
-    let at = |lba: u64| usize::try_from(lba).unwrap() * SECTOR;
-    disk[at(1)..at(1) + 92].copy_from_slice(&header(1, total - 1, 2));
-    disk[at(2)..at(2) + entries.len()].copy_from_slice(&entries);
-    disk[at(total - 33)..at(total - 33) + entries.len()].copy_from_slice(&entries);
-    disk[at(total - 1)..at(total - 1) + 92].copy_from_slice(&header(total - 1, 1, total - 33));
-    for (lba, data) in layout {
-        disk[at(lba)..at(lba) + data.len()].copy_from_slice(data);
-    }
-    disk
+/// A GPT disk written by the fixtures crate holding `volumes` as named
+/// Linux-data partitions, with the layout it computed while writing.
+fn gpt_disk(volumes: &[(&str, &[u8])]) -> (Vec<u8>, Layout) {
+    let parts: Vec<(&str, Guid, &[u8])> = volumes
+        .iter()
+        .map(|&(name, data)| (name, Guid::LINUX_DATA, data))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("gpt.img");
+    let layout = exhibit_fixtures::disk::gpt_disk(&parts, &path).unwrap();
+    (std::fs::read(&path).unwrap(), layout)
 }
 
 #[test]
@@ -428,7 +378,7 @@ fn gpt_disk_with_named_ext4_and_fat_partitions() {
         return;
     };
     let (fat, big) = fat16_image();
-    let disk = gpt_disk(&[("userdata", &img), ("sdcard fat", &fat)]);
+    let (disk, layout) = gpt_disk(&[("userdata", &img), ("sdcard fat", &fat)]);
     let (status, t) = decode::<RawImage>("ufs.img", disk);
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     assert!(t.problems().is_empty(), "{:?}", t.problems());
@@ -443,6 +393,12 @@ fn gpt_disk_with_named_ext4_and_fat_partitions() {
         .find(|l| l.message.contains("\"partition table\""))
         .unwrap();
     assert!(note.message.contains("\"userdata\""), "{}", note.message);
+    // Both partitions are found where the writer put them.
+    assert_eq!(layout.partitions.len(), 2);
+    for p in &layout.partitions {
+        let start = format!("\"start\":{}", p.offset);
+        assert!(note.message.contains(&start), "{start} in {}", note.message);
+    }
 }
 
 #[test]
