@@ -1,34 +1,45 @@
-//! Raw ext2/3/4 structures that `ext4-view` 1.0 does not expose, read
-//! beside it over the volume's [`ReadAt`]: the superblock, group
-//! descriptors, inodes by number (change time, link count, deletion time,
-//! flags), the inode and block bitmaps, the block map of a file (extent tree
-//! or ext2/3 direct/indirect blocks), directory blocks with the deleted
-//! entries left in their slack, and the orphan list (the `s_last_orphan`
-//! chain; the orphan file of the newer `orphan_file` feature is not read).
+//! Raw ext2/3/4 structures, read over the volume's [`ReadAt`]: beside
+//! `ext4-view` 1.0 for what it does not expose, and alone for the volumes it
+//! refuses (see [`crate::ext4walk`]): the superblock, group descriptors
+//! (`meta_bg` layouts included), inodes by number (change time, link count,
+//! deletion time, flags), the inode and block bitmaps, the block map of a
+//! file (extent tree or ext2/3 direct/indirect blocks), inline data,
+//! symbolic link targets, directory blocks (linear, hash-tree leaves,
+//! inline) with the deleted entries left in their slack, and the orphan
+//! list (the `s_last_orphan` chain; the orphan file of the newer
+//! `orphan_file` feature is not read).
 //!
 //! Specification: the kernel's "ext4 Data Structures and Algorithms"
 //! (<https://www.kernel.org/doc/html/latest/filesystems/ext4/index.html>):
-//! superblock, group descriptors, inode table, extent tree, directory
-//! entries and hash-tree nodes, orphan list.
+//! superblock, group descriptors and meta block groups, inode table,
+//! extent tree, inline data, extended attributes, directory entries and
+//! hash-tree nodes, orphan list.
 //!
 //! Policy: read-only and bounded. Every count taken from the disk is capped
-//! ([`MAX_RUNS`], [`MAX_EXTENT_DEPTH`], [`MAX_DIR_BLOCKS`],
-//! [`MAX_DIR_ENTRIES`], [`MAX_ORPHANS`]), every offset is checked against
-//! the volume, and damage inside a directory block or the orphan chain is a
-//! [`Finding`] with its byte offset while the rest is still read. The
+//! ([`MAX_RUNS`], [`MAX_EXTENT_DEPTH`], `MAX_INDIRECT_BLOCKS` map blocks
+//! per file, [`MAX_DIR_BLOCKS`], [`MAX_DIR_ENTRIES`], [`MAX_ORPHANS`]),
+//! every offset is checked against the volume or the inode, and damage
+//! inside a directory block or the orphan chain is a [`Finding`] with its
+//! byte offset while the rest is still read. The
 //! committed transactions of an internal JBD2 journal (its specification:
 //! the same kernel pages, "Journal (jbd2)") are replayed in memory, as
 //! `ext4-view` does for the live tree, so both readers see the same blocks:
 //! a read of a block with a committed, unrevoked copy in the log returns
 //! that copy (escaped magic restored); nothing is written. Checksums
 //! (`metadata_csum`, journal checksums) are not verified; an external
-//! journal is not read. `meta_bg` descriptor layouts
-//! are refused as unsupported; the directory entries of an inline-data
-//! directory are read from the inode only (not from its extended attribute).
+//! journal is not read. `meta_bg` descriptors are read from the primary
+//! copy of each meta group's descriptor block. Inline data (files and
+//! directories whose bytes live in the inode) is read from `i_block` and
+//! the `system.data` extended attribute in the inode's extra space;
+//! attributes kept in a separate block or inode are not read (ext4 keeps
+//! `system.data` in the inode). Entries of an encrypted, case-folded
+//! directory carry an 8-byte name hash after the name, skipped as such
+//! (not scanned as slack). Compressed volumes, journal devices and
+//! `dirdata` are not read ([`INCOMPAT_UNREADABLE`]).
 #![forbid(unsafe_code)]
 
 use crate::ReadAt;
-use crate::read_at::read_exact_at;
+use crate::read_at::{read_exact_at, u16_le, u32_le};
 use exhibit_plugin_sdk::Time;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -52,6 +63,11 @@ const S_REV_LEVEL: usize = 0x4C;
 const S_INODE_SIZE: usize = 0x58;
 const S_FEATURE_COMPAT: usize = 0x5C;
 const S_FEATURE_INCOMPAT: usize = 0x60;
+const S_FEATURE_RO_COMPAT: usize = 0x64;
+const S_UUID: usize = 0x68;
+const S_VOLUME_NAME: usize = 0x78;
+const S_FIRST_META_BG: usize = 0x104;
+const S_BACKUP_BGS: usize = 0x24C;
 const S_JOURNAL_INUM: usize = 0xE0;
 const S_LAST_ORPHAN: usize = 0xE8;
 const S_DESC_SIZE: usize = 0xFE;
@@ -59,6 +75,50 @@ const S_BLOCKS_COUNT_HI: usize = 0x150;
 
 /// `COMPAT_HAS_JOURNAL`.
 const COMPAT_HAS_JOURNAL: u32 = 0x4;
+/// `COMPAT_SPARSE_SUPER2`: superblock backups only in `s_backup_bgs`.
+const COMPAT_SPARSE_SUPER2: u32 = 0x200;
+/// `RO_COMPAT_SPARSE_SUPER`: backups only in groups 0, 1 and powers of 3, 5, 7.
+const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
+/// Incompatible features by name (`lib/e2p/feature.c` spelling).
+const INCOMPAT_NAMES: [(u32, &str); 16] = [
+    (0x1, "compression"),
+    (0x2, "filetype"),
+    (0x4, "needs_recovery"),
+    (0x8, "journal_dev"),
+    (0x10, "meta_bg"),
+    (0x40, "extent"),
+    (0x80, "64bit"),
+    (0x100, "mmp"),
+    (0x200, "flex_bg"),
+    (0x400, "ea_inode"),
+    (0x1000, "dirdata"),
+    (0x2000, "metadata_csum_seed"),
+    (0x4000, "large_dir"),
+    (0x8000, "inline_data"),
+    (0x1_0000, "encrypt"),
+    (0x2_0000, "casefold"),
+];
+/// Every incompatible bit named above.
+pub(crate) const INCOMPAT_KNOWN: u32 = 0x3_F7DF;
+/// Incompatible features this module cannot read: compressed files, an
+/// external journal device (not a file system), data in directory entries.
+pub(crate) const INCOMPAT_UNREADABLE: u32 = 0x1 | 0x8 | 0x1000;
+
+/// The names of the incompatible feature bits in `bits` (unknown bits as hex).
+pub(crate) fn incompat_names(bits: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut known = 0u32;
+    for (bit, name) in INCOMPAT_NAMES {
+        known |= bit;
+        if bits & bit != 0 {
+            out.push(name.to_string());
+        }
+    }
+    if bits & !known != 0 {
+        out.push(format!("{:#x}", bits & !known));
+    }
+    out
+}
 // Incompatible features that change what this module reads.
 const INCOMPAT_FILETYPE: u32 = 0x2;
 const INCOMPAT_META_BG: u32 = 0x10;
@@ -108,6 +168,8 @@ pub(crate) const INDEX_FL: u32 = 0x1000;
 pub(crate) const EXTENTS_FL: u32 = 0x8_0000;
 /// `EXT4_ENCRYPT_FL`: fscrypt-encrypted content and names.
 pub(crate) const ENCRYPT_FL: u32 = 0x800;
+/// `EXT4_CASEFOLD_FL`: names are looked up case-insensitively.
+const CASEFOLD_FL: u32 = 0x4000_0000;
 /// `EXT4_INLINE_DATA_FL`: the content lives in the inode.
 pub(crate) const INLINE_DATA_FL: u32 = 0x1000_0000;
 
@@ -149,13 +211,23 @@ fn be16(b: &[u8], off: usize) -> u16 {
         .map_or(0, u16::from_be_bytes)
 }
 
+/// `EXT4_XATTR_MAGIC`: the header of the extended attributes kept in an
+/// inode's extra space.
+const XATTR_MAGIC: u32 = 0xEA02_0000;
+/// `EXT4_XATTR_INDEX_SYSTEM`: the `system.` name prefix.
+const XATTR_INDEX_SYSTEM: u8 = 7;
+/// Bytes of an extended attribute entry before its name.
+const XATTR_ENTRY_HEADER: usize = 16;
+/// Longest symbolic link target read (the kernel's `PATH_MAX`).
+const MAX_LINK_TARGET: u64 = 4096;
+
 /// Extent header magic.
 const EXTENT_MAGIC: u16 = 0xF30A;
 /// Deepest extent tree followed (the kernel allows 5).
 pub(crate) const MAX_EXTENT_DEPTH: u16 = 5;
 /// Most runs one file's block map may have.
 pub(crate) const MAX_RUNS: usize = 1 << 16;
-/// Most indirect-map blocks read for one file.
+/// Most indirect-map (or extent-tree) blocks read for one file.
 const MAX_INDIRECT_BLOCKS: usize = 1 << 16;
 /// Longest directory read, in blocks.
 pub(crate) const MAX_DIR_BLOCKS: u64 = 1 << 16;
@@ -209,24 +281,12 @@ pub(crate) struct Finding {
     pub(crate) what: String,
 }
 
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
 fn u16_or0(b: &[u8], off: usize) -> u16 {
-    u16_at(b, off).unwrap_or(0)
+    u16_le(b, off).unwrap_or(0)
 }
 
 fn u32_or0(b: &[u8], off: usize) -> u32 {
-    u32_at(b, off).unwrap_or(0)
+    u32_le(b, off).unwrap_or(0)
 }
 
 fn join(lo: u32, hi: u32) -> u64 {
@@ -247,13 +307,20 @@ pub(crate) struct Superblock {
     pub(crate) incompat: u32,
     pub(crate) last_orphan: u32,
     compat: u32,
+    ro_compat: u32,
     journal_inum: u32,
+    first_meta_bg: u32,
+    backup_bgs: [u32; 2],
+    /// `s_uuid`.
+    pub(crate) uuid: [u8; 16],
+    /// `s_volume_name` up to its first NUL.
+    pub(crate) volume_name: Vec<u8>,
 }
 
 impl Superblock {
     fn parse(b: &[u8]) -> Result<Superblock, RawError> {
         let bad = |what: &str| corrupt(SUPERBLOCK_AT, format!("superblock: {what}"));
-        if u16_at(b, S_MAGIC) != Some(MAGIC) {
+        if u16_le(b, S_MAGIC) != Some(MAGIC) {
             return Err(bad("no ext2/3/4 magic"));
         }
         let log = u32_or0(b, S_LOG_BLOCK_SIZE);
@@ -262,9 +329,6 @@ impl Superblock {
         }
         let block_size = 1024u64 << log;
         let incompat = u32_or0(b, S_FEATURE_INCOMPAT);
-        if incompat & INCOMPAT_META_BG != 0 {
-            return Err(RawError::Unsupported("meta_bg group descriptors".into()));
-        }
         let rev = u32_or0(b, S_REV_LEVEL);
         let inode_size = if rev == 0 {
             128
@@ -299,7 +363,21 @@ impl Superblock {
             incompat,
             last_orphan: u32_or0(b, S_LAST_ORPHAN),
             compat: u32_or0(b, S_FEATURE_COMPAT),
+            ro_compat: u32_or0(b, S_FEATURE_RO_COMPAT),
             journal_inum: u32_or0(b, S_JOURNAL_INUM),
+            first_meta_bg: u32_or0(b, S_FIRST_META_BG),
+            backup_bgs: [
+                u32_or0(b, S_BACKUP_BGS),
+                u32_or0(b, S_BACKUP_BGS.saturating_add(4)),
+            ],
+            uuid: b
+                .get(S_UUID..S_UUID.saturating_add(16))
+                .and_then(|u| u.try_into().ok())
+                .unwrap_or([0; 16]),
+            volume_name: b
+                .get(S_VOLUME_NAME..S_VOLUME_NAME.saturating_add(16))
+                .map(|n| n.split(|&c| c == 0).next().unwrap_or_default().to_vec())
+                .unwrap_or_default(),
         };
         if sb.blocks_per_group == 0 || sb.inodes_per_group == 0 {
             return Err(bad("zero blocks or inodes per group"));
@@ -316,6 +394,46 @@ impl Superblock {
 
     fn has_filetype(&self) -> bool {
         self.incompat & INCOMPAT_FILETYPE != 0
+    }
+
+    /// The UUID in its usual hyphenated form.
+    pub(crate) fn uuid_string(&self) -> String {
+        let mut out = String::with_capacity(36);
+        for (i, b) in self.uuid.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+
+    /// Whether `group` holds a superblock backup (and so, under
+    /// `meta_bg`, its descriptor block follows one block later).
+    fn has_super(&self, group: u64) -> bool {
+        if group == 0 {
+            return true;
+        }
+        if self.compat & COMPAT_SPARSE_SUPER2 != 0 {
+            return self.backup_bgs.iter().any(|&b| u64::from(b) == group);
+        }
+        if group == 1 || self.ro_compat & RO_COMPAT_SPARSE_SUPER == 0 {
+            return true;
+        }
+        [3u64, 5, 7].iter().any(|&base| {
+            let mut p = base;
+            // Powers of 3 stay below 2^64 for at most 41 steps.
+            for _ in 0..64 {
+                if p == group {
+                    return true;
+                }
+                match p.checked_mul(base) {
+                    Some(n) if n <= group => p = n,
+                    _ => return false,
+                }
+            }
+            false
+        })
     }
 
     fn group_count(&self) -> u64 {
@@ -719,14 +837,7 @@ impl<'a> RawFs<'a> {
         if group >= self.sb.group_count() {
             return Err(corrupt(0, format!("group {group} does not exist")));
         }
-        let table = u64::from(self.sb.first_data_block)
-            .checked_add(1)
-            .and_then(|b| b.checked_mul(self.sb.block_size))
-            .ok_or_else(|| corrupt(SUPERBLOCK_AT, "group descriptor table offset overflows"))?;
-        let at = group
-            .checked_mul(u64::from(self.sb.desc_size))
-            .and_then(|o| table.checked_add(o))
-            .ok_or_else(|| corrupt(table, "group descriptor offset overflows"))?;
+        let at = self.group_desc_offset(group)?;
         let mut d = vec![0u8; usize::from(self.sb.desc_size)];
         self.read_at(at, &mut d)?;
         let wide = self.sb.desc_size >= 64;
@@ -740,6 +851,39 @@ impl<'a> RawFs<'a> {
             inode_table: pick(BG_INODE_TABLE_LO, BG_INODE_TABLE_HI),
             flags: u16_or0(&d, BG_FLAGS),
         })
+    }
+
+    /// Volume offset of group `group`'s descriptor: in the table after the
+    /// superblock, or (`meta_bg`, from `s_first_meta_bg` on) in the first
+    /// block group of its meta group, after that group's superblock backup.
+    fn group_desc_offset(&self, group: u64) -> Result<u64, RawError> {
+        let size = u64::from(self.sb.desc_size);
+        let per_block = self.sb.block_size.checked_div(size).unwrap_or(1).max(1);
+        let meta_group = group.checked_div(per_block).unwrap_or(0);
+        let overflow = || corrupt(SUPERBLOCK_AT, "group descriptor offset overflows");
+        if self.sb.incompat & INCOMPAT_META_BG != 0
+            && meta_group >= u64::from(self.sb.first_meta_bg)
+        {
+            let first = meta_group.checked_mul(per_block).ok_or_else(overflow)?;
+            let block = first
+                .checked_mul(u64::from(self.sb.blocks_per_group))
+                .and_then(|b| b.checked_add(u64::from(self.sb.first_data_block)))
+                .and_then(|b| b.checked_add(u64::from(self.sb.has_super(first))))
+                .ok_or_else(overflow)?;
+            let within = group.checked_rem(per_block).unwrap_or(0);
+            return self
+                .block_offset(block)?
+                .checked_add(within.saturating_mul(size))
+                .ok_or_else(overflow);
+        }
+        let table = u64::from(self.sb.first_data_block)
+            .checked_add(1)
+            .and_then(|b| b.checked_mul(self.sb.block_size))
+            .ok_or_else(overflow)?;
+        group
+            .checked_mul(size)
+            .and_then(|o| table.checked_add(o))
+            .ok_or_else(overflow)
     }
 
     /// Group and index within it of inode `number` (1-based).
@@ -850,7 +994,8 @@ impl<'a> RawFs<'a> {
             return Ok(runs);
         }
         if inode.flags & EXTENTS_FL != 0 {
-            self.extent_node(&inode.block, inode.offset, None, &mut runs, 0)?;
+            let mut budget = MAX_INDIRECT_BLOCKS;
+            self.extent_node(&inode.block, inode.offset, None, &mut runs, 0, &mut budget)?;
         } else {
             self.indirect_map(inode, &mut runs)?;
         }
@@ -864,8 +1009,9 @@ impl<'a> RawFs<'a> {
         want_depth: Option<u16>,
         runs: &mut Vec<Run>,
         level: u16,
+        budget: &mut usize,
     ) -> Result<(), RawError> {
-        if u16_at(node, 0) != Some(EXTENT_MAGIC) {
+        if u16_le(node, 0) != Some(EXTENT_MAGIC) {
             return Err(corrupt(at, "extent header magic missing"));
         }
         let entries = u16_or0(node, 2);
@@ -918,6 +1064,14 @@ impl<'a> RawFs<'a> {
                     u32_or0(node, e.saturating_add(4)),
                     u32::from(u16_or0(node, e.saturating_add(8))),
                 );
+                // Index entries may all point at one empty leaf: count the
+                // blocks read, not only the runs found.
+                if *budget == 0 {
+                    return Err(RawError::Unsupported(format!(
+                        "extent tree of more than {MAX_INDIRECT_BLOCKS} blocks"
+                    )));
+                }
+                *budget = budget.saturating_sub(1);
                 let (child_at, block) = self.read_block(child)?;
                 self.extent_node(
                     &block,
@@ -925,6 +1079,7 @@ impl<'a> RawFs<'a> {
                     Some(depth.saturating_sub(1)),
                     runs,
                     level.saturating_add(1),
+                    budget,
                 )?;
             }
         }
@@ -1003,11 +1158,95 @@ impl<'a> RawFs<'a> {
         Ok(())
     }
 
+    /// The bytes an inline-data inode holds: the 60 bytes of `i_block`, then
+    /// the value of its `system.data` extended attribute (in the inode's
+    /// extra space, after `i_extra_isize`), with the volume offset of that
+    /// value. Not cut to `i_size`.
+    pub(crate) fn inline_data(&self, inode: &Inode) -> Result<(Vec<u8>, u64), RawError> {
+        let mut b = vec![0u8; usize::from(self.sb.inode_size)];
+        self.read_at(inode.offset, &mut b)?;
+        let mut out = inode.block.to_vec();
+        let (value_at, value) = system_data(&b, inode.offset)?;
+        out.extend_from_slice(value);
+        Ok((
+            out,
+            inode
+                .offset
+                .saturating_add(u64::try_from(value_at).unwrap_or(0)),
+        ))
+    }
+
+    /// The first `min(i_size, limit)` bytes of `inode` (inline data, or
+    /// blocks through its map, holes as zeros).
+    pub(crate) fn read_head(&self, inode: &Inode, limit: u64) -> Result<Vec<u8>, RawError> {
+        let want = usize::try_from(inode.size.min(limit))
+            .map_err(|_| corrupt(inode.offset, "size does not fit in memory"))?;
+        if inode.flags & INLINE_DATA_FL != 0 {
+            let (mut data, _) = self.inline_data(inode)?;
+            if data.len() < want {
+                return Err(corrupt(
+                    inode.offset,
+                    format!(
+                        "inline data holds {} bytes, i_size says {}",
+                        data.len(),
+                        inode.size
+                    ),
+                ));
+            }
+            data.truncate(want);
+            return Ok(data);
+        }
+        let mut out = vec![0u8; want];
+        let bs = self.sb.block_size;
+        for run in self.map(inode)?.iter().filter(|r| !r.unwritten) {
+            let Some(from) = run.logical.checked_mul(bs) else {
+                break;
+            };
+            let Ok(from_us) = usize::try_from(from) else {
+                break;
+            };
+            if from_us >= want {
+                break;
+            }
+            let len = run.len.saturating_mul(bs);
+            let to = from_us
+                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+                .min(want);
+            let base = self.block_offset(run.physical)?;
+            if let Some(piece) = out.get_mut(from_us..to) {
+                self.read_at(base, piece)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The target of symbolic link `inode`: up to 59 bytes in `i_block`
+    /// (a fast link, the rule `ext4-view` follows), inline data, or the
+    /// first block of its content.
+    pub(crate) fn symlink_target(&self, inode: &Inode) -> Result<Vec<u8>, RawError> {
+        if inode.size == 0 {
+            return Err(corrupt(inode.offset, "empty symbolic link target"));
+        }
+        if inode.size > MAX_LINK_TARGET {
+            return Err(corrupt(
+                inode.offset,
+                format!("symbolic link target of {} bytes", inode.size),
+            ));
+        }
+        if inode.flags & INLINE_DATA_FL == 0 && inode.size < 60 {
+            let n = usize::try_from(inode.size).unwrap_or(0);
+            return Ok(inode.block.get(..n).unwrap_or_default().to_vec());
+        }
+        self.read_head(inode, MAX_LINK_TARGET)
+    }
+
     /// Every entry of directory `inode`: its blocks in logical order, the
     /// first block of a hash-tree directory and its index nodes skipped
     /// (their slack holds the index, not old entries).
     pub(crate) fn list_dir(&self, inode: &Inode) -> Result<Listing, RawError> {
         let mut out = Listing::default();
+        let both = ENCRYPT_FL | CASEFOLD_FL;
+        let tail = if inode.flags & both == both { 8 } else { 0 };
         if inode.flags & INLINE_DATA_FL != 0 {
             // i_block: the parent's inode number, then entries.
             let parent = u32_or0(&inode.block, 0);
@@ -1020,7 +1259,14 @@ impl<'a> RawFs<'a> {
             let at = inode
                 .offset
                 .saturating_add(u64::try_from(I_BLOCK.saturating_add(4)).unwrap_or(0));
-            self.parse_dir_block(inode.block.get(4..).unwrap_or_default(), at, &mut out);
+            self.parse_dir_block_tail(inode.block.get(4..).unwrap_or_default(), at, tail, &mut out);
+            // The rest of the entries: the `system.data` value, laid out
+            // like one more directory block.
+            let (data, value_at) = self.inline_data(inode)?;
+            let extra = data.get(I_BLOCK_LEN..).unwrap_or_default();
+            if !extra.is_empty() {
+                self.parse_dir_block_tail(extra, value_at, tail, &mut out);
+            }
             return Ok(out);
         }
         let runs = self.map(inode)?;
@@ -1060,7 +1306,7 @@ impl<'a> RawFs<'a> {
                 if indexed && is_dx_node(&block, self.sb.block_size) {
                     continue;
                 }
-                self.parse_dir_block(&block, at, &mut out);
+                self.parse_dir_block_tail(&block, at, tail, &mut out);
                 if out.live.len().saturating_add(out.deleted.len()) >= MAX_DIR_ENTRIES {
                     out.findings.push(Finding {
                         offset: at,
@@ -1094,14 +1340,14 @@ impl<'a> RawFs<'a> {
     }
 
     fn dirent_at(&self, block: &[u8], pos: usize, at: u64) -> Option<Dirent> {
-        let inode = u32_at(block, pos)?;
+        let inode = u32_le(block, pos)?;
         let (name_len, file_type) = if self.sb.has_filetype() {
             (
                 usize::from(*block.get(pos.checked_add(6)?)?),
                 Some(*block.get(pos.checked_add(7)?)?),
             )
         } else {
-            (usize::from(u16_at(block, pos.checked_add(6)?)?), None)
+            (usize::from(u16_le(block, pos.checked_add(6)?)?), None)
         };
         let start = pos.checked_add(DIRENT_HEADER)?;
         let name = block.get(start..start.checked_add(name_len)?)?.to_vec();
@@ -1113,17 +1359,19 @@ impl<'a> RawFs<'a> {
         })
     }
 
-    /// Parses one linear (or hash-tree leaf) directory block at volume
+    /// Parses one linear, hash-tree leaf or inline directory block at volume
     /// offset `at`: live entries, then any plausible entry in each live
     /// entry's slack. A `rec_len` that is too small, unaligned or runs
     /// past the block ends the block with a finding.
-    pub(crate) fn parse_dir_block(&self, block: &[u8], at: u64, out: &mut Listing) {
+    /// Entries that store `tail` bytes after their name (the 8-byte name
+    /// hash of an encrypted, case-folded directory) have no slack there.
+    fn parse_dir_block_tail(&self, block: &[u8], at: u64, tail: usize, out: &mut Listing) {
         let len = block.len();
         let mut pos = 0usize;
         // Each step advances by at least 12 bytes, so this ends.
         while pos < len {
             let here = at.saturating_add(u64::try_from(pos).unwrap_or(0));
-            let raw = u16_at(block, pos.saturating_add(4));
+            let raw = u16_le(block, pos.saturating_add(4));
             let rec_len = raw.map(|r| rec_len_from_disk(r, self.sb.block_size));
             let Some(rec_len) = rec_len.filter(|&r| {
                 r >= 12 && r % 4 == 0 && pos.checked_add(r).is_some_and(|end| end <= len)
@@ -1144,7 +1392,15 @@ impl<'a> RawFs<'a> {
                 });
                 return;
             };
-            let used = DIRENT_HEADER.saturating_add(d.name.len());
+            // `.` and `..` never carry the hash.
+            let tail = if d.inode != 0 && d.name != b"." && d.name != b".." {
+                tail
+            } else {
+                0
+            };
+            let used = DIRENT_HEADER
+                .saturating_add(d.name.len())
+                .saturating_add(tail);
             if used > rec_len {
                 out.findings.push(Finding {
                     offset: here,
@@ -1179,7 +1435,7 @@ impl<'a> RawFs<'a> {
                         && pos
                             .saturating_add(round4(DIRENT_HEADER.saturating_add(d.name.len())))
                             <= to
-                        && u16_at(block, pos.saturating_add(4)).is_some_and(|r| {
+                        && u16_le(block, pos.saturating_add(4)).is_some_and(|r| {
                             usize::from(r) >= DIRENT_HEADER.saturating_add(d.name.len())
                                 && r % 4 == 0
                         }) =>
@@ -1247,11 +1503,62 @@ impl<'a> RawFs<'a> {
     }
 }
 
+/// The value of the `system.data` extended attribute among the in-inode
+/// attributes of inode bytes `b` (at volume offset `at`), with its offset
+/// in `b`; empty when there is none. Each entry takes at least 16 bytes
+/// inside `b`, so the scan ends.
+fn system_data(b: &[u8], at: u64) -> Result<(usize, &[u8]), RawError> {
+    let none = (b.len(), &b[..0]);
+    if b.len() <= GOOD_OLD_INODE_SIZE {
+        return Ok(none);
+    }
+    let start = GOOD_OLD_INODE_SIZE.saturating_add(usize::from(u16_or0(b, I_EXTRA_ISIZE)));
+    if u32_le(b, start) != Some(XATTR_MAGIC) {
+        return Ok(none);
+    }
+    let first = start.saturating_add(4);
+    let mut pos = first;
+    let bad = |what: String| corrupt(at.saturating_add(u64::try_from(start).unwrap_or(0)), what);
+    while pos.saturating_add(XATTR_ENTRY_HEADER) <= b.len() {
+        if u32_le(b, pos) == Some(0) {
+            break;
+        }
+        let name_len = usize::from(b.get(pos).copied().unwrap_or(0));
+        let index = b.get(pos.saturating_add(1)).copied().unwrap_or(0);
+        let value_offs = usize::from(u16_or0(b, pos.saturating_add(2)));
+        let value_inum = u32_or0(b, pos.saturating_add(4));
+        let value_size = usize::try_from(u32_or0(b, pos.saturating_add(8))).unwrap_or(usize::MAX);
+        let name_at = pos.saturating_add(XATTR_ENTRY_HEADER);
+        let name = b
+            .get(name_at..name_at.saturating_add(name_len))
+            .ok_or_else(|| bad("extended attribute name runs past the inode".into()))?;
+        if index == XATTR_INDEX_SYSTEM && name == b"data" {
+            if value_inum != 0 {
+                return Err(RawError::Unsupported(
+                    "system.data kept in an extended-attribute inode".into(),
+                ));
+            }
+            let from = first.saturating_add(value_offs);
+            let value = from
+                .checked_add(value_size)
+                .and_then(|to| b.get(from..to))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "system.data value of {value_size} bytes at {value_offs} runs past the inode"
+                    ))
+                })?;
+            return Ok((from, value));
+        }
+        pos = round4(name_at.saturating_add(name_len));
+    }
+    Ok(none)
+}
+
 /// A hash-tree interior node: a fake entry with no inode and no name
 /// spanning the whole block.
 fn is_dx_node(block: &[u8], block_size: u64) -> bool {
-    u32_at(block, 0) == Some(0)
-        && u16_at(block, 4).map(|r| rec_len_from_disk(r, block_size))
+    u32_le(block, 0) == Some(0)
+        && u16_le(block, 4).map(|r| rec_len_from_disk(r, block_size))
             == usize::try_from(block_size).ok()
         && block.get(6) == Some(&0)
 }
@@ -1341,7 +1648,7 @@ fn parse_inode(number: u32, offset: u64, b: &[u8]) -> Inode {
     // An extra field exists only if the inode's extra space covers it.
     let extra = |off: usize| -> Option<u32> {
         if off.saturating_add(4) <= extra_end {
-            u32_at(b, off)
+            u32_le(b, off)
         } else {
             None
         }
@@ -1412,7 +1719,7 @@ mod tests {
         dirent(&mut block, 24, 12, 1000, b"kept", 1);
         dirent(&mut block, 36, 13, 988, b"deleted.jpg", 1);
         let mut out = Listing::default();
-        fs.parse_dir_block(&block, 0x4000, &mut out);
+        fs.parse_dir_block_tail(&block, 0x4000, 0, &mut out);
         assert!(out.findings.is_empty(), "{:?}", out.findings);
         assert_eq!(out.live.len(), 1);
         assert_eq!(
@@ -1441,7 +1748,7 @@ mod tests {
         dirent(&mut block, 0, 11, 12, b"a", 2);
         dirent(&mut block, 12, 12, 4000, b"b", 1);
         let mut out = Listing::default();
-        fs.parse_dir_block(&block, 0, &mut out);
+        fs.parse_dir_block_tail(&block, 0, 0, &mut out);
         assert_eq!(out.live.len(), 1);
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].offset, 12);
@@ -1538,6 +1845,77 @@ mod tests {
         let t = timestamp(0x8000_0000, Some(1 | (5 << 2)));
         assert_eq!((t.secs, t.nanos), (-(1i64 << 31) + (1i64 << 32), 5));
         assert_eq!(timestamp(10, None), Time { secs: 10, nanos: 0 });
+    }
+
+    /// 256-byte inode bytes with `i_extra_isize` 32 and, after it, the
+    /// in-inode attribute header and one `system.data` entry.
+    fn inode_with_data(value: &[u8], value_offs: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 256];
+        b[I_EXTRA_ISIZE..][..2].copy_from_slice(&32u16.to_le_bytes());
+        let start = 160;
+        b[start..start + 4].copy_from_slice(&XATTR_MAGIC.to_le_bytes());
+        let e = start + 4;
+        b[e] = 4;
+        b[e + 1] = XATTR_INDEX_SYSTEM;
+        b[e + 2..e + 4].copy_from_slice(&value_offs.to_le_bytes());
+        b[e + 8..e + 12].copy_from_slice(&(value.len() as u32).to_le_bytes());
+        b[e + 16..e + 20].copy_from_slice(b"data");
+        let v = e + usize::from(value_offs);
+        if let Some(dst) = b.get_mut(v..v + value.len()) {
+            dst.copy_from_slice(value);
+        }
+        b
+    }
+
+    #[test]
+    fn system_data_is_found_after_the_extra_fields() {
+        let b = inode_with_data(b"tail bytes", 40);
+        let (at, value) = system_data(&b, 0x1000).unwrap();
+        assert_eq!((at, value), (164 + 40, &b"tail bytes"[..]));
+        // No magic: no attributes.
+        let mut none = b.clone();
+        none[163] = 0;
+        assert!(system_data(&none, 0).unwrap().1.is_empty());
+        // A 128-byte inode has no extra space at all.
+        assert!(system_data(&b[..128], 0).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn system_data_past_the_inode_is_corrupt_not_a_panic() {
+        let mut b = inode_with_data(b"x", 40);
+        // The value claims 4000 bytes.
+        b[164 + 8..164 + 12].copy_from_slice(&4000u32.to_le_bytes());
+        let e = system_data(&b, 0x1000).unwrap_err();
+        assert!(matches!(e, RawError::Corrupt { offset: 0x10A0, .. }), "{e}");
+        // The offset runs past the inode.
+        let b = inode_with_data(b"x", 0xFFF0);
+        assert!(system_data(&b, 0).is_err());
+        // i_extra_isize past the inode.
+        let mut b = inode_with_data(b"x", 40);
+        b[I_EXTRA_ISIZE..][..2].copy_from_slice(&0xFFFFu16.to_le_bytes());
+        assert!(system_data(&b, 0).unwrap().1.is_empty());
+        // A name length running past the inode.
+        let mut b = inode_with_data(b"x", 40);
+        b[164] = 200;
+        assert!(system_data(&b, 0).is_err());
+    }
+
+    #[test]
+    fn superblock_backups_follow_sparse_super() {
+        let mut img = tiny();
+        img[1024 + S_FEATURE_RO_COMPAT..][..4]
+            .copy_from_slice(&RO_COMPAT_SPARSE_SUPER.to_le_bytes());
+        let fs = RawFs::open(&img).unwrap();
+        let with: Vec<u64> = (0..130).filter(|&g| fs.sb.has_super(g)).collect();
+        assert_eq!(with, [0, 1, 3, 5, 7, 9, 25, 27, 49, 81, 125]);
+    }
+
+    #[test]
+    fn feature_names_spell_unknown_bits_in_hex() {
+        assert_eq!(
+            incompat_names(0x2_8002 | 0x40_0000),
+            ["filetype", "inline_data", "casefold", "0x400000"]
+        );
     }
 
     #[test]

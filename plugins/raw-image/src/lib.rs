@@ -34,6 +34,7 @@ mod deleted;
 mod error;
 mod ext4fs;
 mod ext4raw;
+mod ext4walk;
 mod fat;
 mod fatraw;
 mod partition;
