@@ -6,6 +6,7 @@
 #   bash bench/raw-image.sh                           # SIZE=2G RUNS=3 WORK=/tmp/exhibit-raw-bench
 #   TMPFS=1 bash bench/raw-image.sh                   # image and cases in /dev/shm: the tools' own cost
 #   SIZE=512M RUNS=1 bash bench/raw-image.sh          # quick look (the image is then < 2 GiB)
+#   GPT=1 bash bench/raw-image.sh                     # the volume as partition 1 of a GPT disk
 #
 # The tree is dumpgen's Android full-file-system mix (bench/README.md, "The dump"): about 20,000
 # small app files, 600 photos/APKs/PDFs of 0.1-4 MiB and a few 50-200 MiB videos, incompressible
@@ -107,6 +108,50 @@ PY
         ((status == 1)) || { say "e2fsck -fyD $IMG failed with exit $status"; exit 1; }
     }
     echo "$KEY" >"$WORK/ext4.key"
+fi
+if [[ ${GPT:-0} == 1 ]]; then
+    # The same volume as partition 1 (`userdata`) of a GPT disk, so the run also hashes the
+    # partition and the spans around it as regions (one more SHA-256 pass over the disk).
+    DISK=$WORK/gpt.img
+    if [[ ! -f $DISK || $DISK -ot $IMG ]]; then
+        say "wrapping the image in a GPT disk ($DISK)"
+        python3 - "$IMG" "$DISK" <<'PY'
+import os, shutil, struct, sys, uuid, zlib
+src, out = sys.argv[1], sys.argv[2]
+S = 512
+first = 2048
+last = first + (os.path.getsize(src) + S - 1) // S - 1
+total = last + 1 + 2048
+entries = bytearray(128 * 128)
+entries[:128] = (uuid.UUID("0FC63DAF-8483-4772-8E79-3D69D8477DE4").bytes_le
+                 + uuid.UUID("5eb1e0ee-2024-4c0d-8000-000000000002").bytes_le
+                 + struct.pack("<QQQ", first, last, 0)
+                 + "userdata".encode("utf-16-le").ljust(72, b"\0"))
+ecrc = zlib.crc32(entries)
+disk_guid = uuid.UUID("5eb1e0ee-2024-4c0d-8000-000000000003").bytes_le
+def header(mine, other, entries_lba):
+    h = bytearray(92)
+    h[:8] = b"EFI PART"
+    struct.pack_into("<IIIIQQQQ16sQIII", h, 8, 0x10000, 92, 0, 0, mine, other, 34,
+                     total - 34, disk_guid, entries_lba, 128, 128, ecrc)
+    struct.pack_into("<I", h, 16, zlib.crc32(h))
+    return bytes(h)
+mbr = bytearray(S)
+mbr[446 + 4] = 0xEE
+struct.pack_into("<II", mbr, 446 + 8, 1, min(total - 1, 0xFFFFFFFF))
+mbr[510:512] = b"\x55\xaa"
+with open(out, "wb") as f:
+    f.truncate(total * S)
+    for lba, data in [(0, mbr), (1, header(1, total - 1, 2)), (2, entries),
+                      (total - 33, entries), (total - 1, header(total - 1, 1, total - 33))]:
+        f.seek(lba * S)
+        f.write(data)
+    f.seek(first * S)
+    with open(src, "rb") as s:
+        shutil.copyfileobj(s, f, 1 << 20)
+PY
+    fi
+    IMG=$DISK
 fi
 IMG_BYTES=$(stat -c %s "$IMG")
 CONTENT_BYTES=$(awk -F'\t' 'NR > 1 {s += $1} END {printf "%.0f\n", s}' "$WORK/gen/manifest.tsv")

@@ -151,17 +151,19 @@ impl EvidenceReader {
     }
 
     /// Hashes `len` bytes from `offset` (a partition of a raw image); fewer
-    /// when the evidence ends first. Returns the digests and the bytes hashed.
+    /// when the evidence ends first, or when `stop` is set (checked every
+    /// MiB). Returns the digests and the bytes hashed.
     pub fn hash_range(
         &self,
         offset: u64,
         len: u64,
         algorithms: &[HashAlgorithm],
+        stop: &std::sync::atomic::AtomicBool,
     ) -> io::Result<(Digests, u64)> {
         let mut hasher = MultiHasher::new(algorithms);
         let mut buf = vec![0u8; 1 << 20];
         let mut done = 0u64;
-        while done < len {
+        while done < len && !stop.load(std::sync::atomic::Ordering::Relaxed) {
             let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
             let n = match self.read_at(offset.saturating_add(done), &mut buf[..want]) {
                 Ok(0) => break,

@@ -132,6 +132,77 @@ struct ArtifactFile {
     bytes: u64,
 }
 
+/// An evidence range a plugin named as a region, waiting to be hashed.
+struct RegionJob {
+    name: RawBytes,
+    meta: EntryMeta,
+}
+
+/// A region hashed, waiting to be recorded.
+struct RegionHashed {
+    name: RawBytes,
+    meta: EntryMeta,
+    digests: Digests,
+    hashed: u64,
+    /// Read by the core from the evidence, not streamed by the plugin.
+    from_evidence: bool,
+    /// Why fewer bytes than declared were hashed.
+    problem: Option<String>,
+}
+
+/// The thread that hashes evidence ranges while the plugin goes on.
+struct RegionWorker {
+    jobs: Sender<RegionJob>,
+    thread: std::thread::JoinHandle<Vec<RegionHashed>>,
+}
+
+/// Hashes the evidence range `job` names (its `offset` and `size`).
+fn hash_region(
+    reader: &EvidenceReader,
+    job: RegionJob,
+    hashes: &[HashAlgorithm],
+    cancel: &AtomicBool,
+) -> RegionHashed {
+    let offset = job.meta.offset.unwrap_or(0);
+    let declared = job.meta.size.unwrap_or(0);
+    match reader.hash_range(offset, declared, hashes, cancel) {
+        Ok((digests, hashed)) => {
+            let problem = if hashed == declared {
+                None
+            } else if cancel.load(Ordering::Relaxed) {
+                Some(format!(
+                    "the run was interrupted {hashed} bytes into it, of {declared}: only those are hashed"
+                ))
+            } else {
+                Some(format!(
+                    "the evidence ends {hashed} bytes into it, not {declared}: only those are hashed"
+                ))
+            };
+            RegionHashed {
+                name: job.name,
+                meta: job.meta,
+                digests,
+                hashed,
+                from_evidence: true,
+                problem,
+            }
+        }
+        Err(e) => unhashed(job, &e),
+    }
+}
+
+/// A region that could not be read at all.
+fn unhashed(job: RegionJob, e: &io::Error) -> RegionHashed {
+    RegionHashed {
+        name: job.name,
+        meta: job.meta,
+        digests: Digests::new(),
+        hashed: 0,
+        from_evidence: true,
+        problem: Some(format!("reading it failed: {e}")),
+    }
+}
+
 /// A file of a folder evidence opened by the plugin.
 struct OpenSource {
     path: String,
@@ -203,6 +274,8 @@ pub(crate) struct ExtractHost<'r> {
     resume: Option<Arc<crate::resume::ResumeFiles>>,
     /// Entries ended incomplete because the run was interrupted.
     interrupted: Mutex<Vec<Value>>,
+    /// The region-hashing thread, once a plugin names an evidence range.
+    regions: Mutex<Option<RegionWorker>>,
     /// The file-hashing thread's queue (sequential plugins only), its
     /// receiving end until the thread starts, and spare buffers coming back.
     file_jobs: Mutex<Option<SyncSender<FileJob>>>,
@@ -284,6 +357,7 @@ impl<'r> ExtractHost<'r> {
             isolation: setup.isolation.filter(|i| i.formats).cloned(),
             resume: setup.resume.clone(),
             interrupted: Mutex::new(Vec::new()),
+            regions: Mutex::new(None),
             file_jobs: Mutex::new(file_jobs),
             file_job_rx: Mutex::new(file_job_rx),
             spare: Mutex::new(spare),
@@ -727,6 +801,7 @@ impl<'r> ExtractHost<'r> {
         for handle in sources {
             self.close_source(handle);
         }
+        self.record_queued_regions();
         let artifacts = std::mem::take(&mut *lock(&self.artifacts));
         for mut art in artifacts.into_values() {
             let flushed = art.writer.flush();
@@ -915,66 +990,98 @@ impl<'r> ExtractHost<'r> {
         }
     }
 
-    /// Records a region: hashes the evidence range it names when the plugin
-    /// wrote nothing, else takes the digests of what it wrote; logs
-    /// `region_hashed` and adds a line to `partitions.jsonl`.
+    /// Ends a region. One the plugin wrote nothing to names an evidence
+    /// range: it goes to the region thread, which hashes it while the
+    /// plugin goes on, and is recorded when the host closes. One the plugin
+    /// streamed is recorded now, with the digests of what it wrote.
     fn finish_region(&self, name: RawBytes, out: Output, status: Status, note: String) -> Status {
         let meta = out.meta;
         let declared = meta.size.unwrap_or(0);
-        let from_evidence = out.written == 0 && declared > 0 && meta.offset.is_some();
-        let (digests, hashed, problem) = if from_evidence {
-            let offset = meta.offset.unwrap_or(0);
-            let reader = match &self.evidence {
-                EvidenceAccess::Random { file, .. } => self.evidence_range(file, offset, declared),
-                EvidenceAccess::Sequential(_) => {
-                    // A fresh handle: the plugin's own reads keep their
-                    // offset order for the evidence digest.
-                    let path = self.root.clone();
-                    let ev = Evidence::open(&path);
-                    match ev.and_then(|ev| ev.reader()) {
-                        Ok(file) => self.evidence_range(&file, offset, declared),
-                        Err(e) => Err(e),
-                    }
-                }
-                EvidenceAccess::Folder => Err(io::Error::other("a folder has no byte ranges")),
-            };
-            match reader {
-                Ok((digests, n)) if n == declared => (digests, n, None),
-                Ok((digests, n)) => (
-                    digests,
-                    n,
-                    Some(format!(
-                        "the evidence ends {n} bytes into it, not {declared}: only those are hashed"
-                    )),
-                ),
-                Err(e) => (Digests::new(), 0, Some(format!("reading it failed: {e}"))),
-            }
-        } else {
-            let digests = match out.digest {
-                FileDigest::Inline(hasher) => (*hasher).finish(),
-                FileDigest::Queued(_) => Digests::new(),
-            };
-            let problem = (status != Status::OK).then(|| {
-                format!(
-                    "the plugin ended it with {} after {} bytes: {note}",
-                    status.name(),
-                    out.written
-                )
-            });
-            (digests, out.written, problem)
+        if out.written == 0 && declared > 0 && meta.offset.is_some() {
+            return self.queue_region(RegionJob { name, meta });
+        }
+        let digests = match out.digest {
+            FileDigest::Inline(hasher) => (*hasher).finish(),
+            FileDigest::Queued(_) => Digests::new(),
         };
-        let record = json!({
-            "name": name,
-            "offset": meta.offset,
-            "size": hashed,
-            "hashes": digests,
-            "hashed_from": if from_evidence { "evidence" } else { "plugin" },
-            "complete": problem.is_none(),
-            "details": meta.extra,
+        let problem = (status != Status::OK).then(|| {
+            format!(
+                "the plugin ended it with {} after {} bytes: {note}",
+                status.name(),
+                out.written
+            )
         });
-        if let Some(problem) = &problem {
-            let message = format!("region {}: {problem}", String::from_utf8_lossy(&name.0));
-            let details = json!({"name": name, "offset": meta.offset});
+        self.record_region(RegionHashed {
+            name,
+            meta,
+            digests,
+            hashed: out.written,
+            from_evidence: false,
+            problem,
+        })
+    }
+
+    /// Hands an evidence range to the region thread, starting it on first
+    /// use; without a thread the range is hashed here.
+    fn queue_region(&self, job: RegionJob) -> Status {
+        let mut worker = lock(&self.regions);
+        if worker.is_none() {
+            match self.spawn_region_thread() {
+                Ok(started) => *worker = Some(started),
+                Err(e) => {
+                    drop(worker);
+                    tracing::warn!("no region-hashing thread ({e}); hashing on the plugin's");
+                    let done = match Evidence::open(&self.root).and_then(|ev| ev.reader()) {
+                        Ok(reader) => hash_region(&reader, job, &self.hashes, &self.cancel),
+                        Err(e) => unhashed(job, &e),
+                    };
+                    return self.record_region(done);
+                }
+            }
+        }
+        let sent = worker.as_ref().is_some_and(|w| w.jobs.send(job).is_ok());
+        match sent {
+            true => Status::OK,
+            false => {
+                let message = "the region-hashing thread stopped".to_owned();
+                self.fail(Status::IO, message, json!({}))
+            }
+        }
+    }
+
+    fn spawn_region_thread(&self) -> io::Result<RegionWorker> {
+        // A reader of its own: the plugin's reads and the evidence digest
+        // keep theirs.
+        let reader = Evidence::open(&self.root)?.reader()?;
+        let (jobs, inbox) = std::sync::mpsc::channel::<RegionJob>();
+        let hashes = self.hashes.clone();
+        let cancel = self.cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("exhibit-regions".into())
+            .spawn(move || {
+                inbox
+                    .into_iter()
+                    .map(|job| hash_region(&reader, job, &hashes, &cancel))
+                    .collect()
+            })?;
+        Ok(RegionWorker { jobs, thread })
+    }
+
+    /// Logs a hashed region (`region_hashed`, an error when it is short)
+    /// and adds it to `partitions.jsonl`.
+    fn record_region(&self, r: RegionHashed) -> Status {
+        let record = json!({
+            "name": r.name,
+            "offset": r.meta.offset,
+            "size": r.hashed,
+            "hashes": r.digests,
+            "hashed_from": if r.from_evidence { "evidence" } else { "plugin" },
+            "complete": r.problem.is_none(),
+            "details": r.meta.extra,
+        });
+        if let Some(problem) = &r.problem {
+            let message = format!("region {}: {problem}", String::from_utf8_lossy(&r.name.0));
+            let details = json!({"name": r.name, "offset": r.meta.offset});
             if self.fail(Status::OK, message, details) != Status::OK {
                 return Status::IO;
             }
@@ -985,14 +1092,24 @@ impl<'r> ExtractHost<'r> {
         self.note(action::REGION_HASHED, record)
     }
 
-    /// Hashes `len` evidence bytes from `offset`.
-    fn evidence_range(
-        &self,
-        file: &EvidenceReader,
-        offset: u64,
-        len: u64,
-    ) -> io::Result<(Digests, u64)> {
-        file.hash_range(offset, len, &self.hashes)
+    /// Waits for the region thread and records what it hashed, in the
+    /// order the plugin named the regions.
+    fn record_queued_regions(&self) {
+        let Some(worker) = lock(&self.regions).take() else {
+            return;
+        };
+        drop(worker.jobs);
+        match worker.thread.join() {
+            Ok(done) => {
+                for region in done {
+                    self.record_region(region);
+                }
+            }
+            Err(_) => {
+                let message = "the region-hashing thread failed: regions are not recorded";
+                self.fail(Status::IO, message.to_owned(), json!({}));
+            }
+        }
     }
 
     fn output(&self, file: u64) -> Option<Arc<Mutex<Output>>> {
