@@ -3,9 +3,11 @@
 //! saying why, when the corpus is absent.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{corpus, ext4_view_disk};
+
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use exhibit_format_raw_image::RawImage;
 use exhibit_plugin_sdk::Status;
@@ -14,20 +16,6 @@ use exhibit_plugin_sdk::testing::decode;
 use exhibit_format_raw_image::{
     Error, GptCopy, ReadAt, Scheme, SparseImage, read_partition_table, unallocated,
 };
-
-/// `../shared/corpus/<rel>` from the workspace root, or `None` (with the
-/// reason printed) when it is missing.
-fn corpus(rel: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: corpus file {} is absent", path.display());
-        None
-    }
-}
 
 #[test]
 fn gpt_rs_disk_has_two_linux_partitions() {
@@ -116,31 +104,12 @@ fn fat_volumes_without_a_table_are_not_mine() {
     }
 }
 
-/// The ext4-view corpus image `name` (zstd-compressed) decompressed into
-/// `dir`, or `None` (with the reason printed) when it or zstd is missing.
-fn unzstd(name: &str, dir: &Path) -> Option<Vec<u8>> {
-    let zst = corpus(&format!("ext4-view-rs/test_data/{name}.zst"))?;
-    let out = dir.join(name);
-    match Command::new("zstd")
-        .arg("-d")
-        .arg("-q")
-        .arg(&zst)
-        .arg("-o")
-        .arg(&out)
-        .status()
-    {
-        Ok(s) if s.success() => Some(std::fs::read(&out).unwrap()),
-        other => {
-            println!("skipped: zstd not usable ({other:?})");
-            None
-        }
-    }
-}
-
 #[test]
 fn ext4_view_test_disk1_small_file_htree_and_encrypted_dir() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(image) = unzstd("test_disk1.bin", tmp.path()) else {
+    let Some(image) =
+        ext4_view_disk("test_disk1.bin.zst", tmp.path()).map(|p| std::fs::read(p).unwrap())
+    else {
         return;
     };
     let (status, t) = decode::<RawImage>("test_disk1.bin", image);
@@ -173,7 +142,9 @@ fn ext4_view_test_disk1_small_file_htree_and_encrypted_dir() {
 #[test]
 fn ext4_view_journal_is_replayed_before_the_walk() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(image) = unzstd("test_disk_4k_block_journal.bin", tmp.path()) else {
+    let Some(image) = ext4_view_disk("test_disk_4k_block_journal.bin.zst", tmp.path())
+        .map(|p| std::fs::read(p).unwrap())
+    else {
         return;
     };
     let (status, t) = decode::<RawImage>("journal.bin", image);

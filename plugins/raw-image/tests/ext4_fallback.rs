@@ -6,6 +6,8 @@
 //! project's test disk; and hostile (truncated, flipped) images.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use exhibit_fixtures::disk;
 use exhibit_fixtures::sha256_hex;
 use exhibit_format_raw_image::RawImage;
@@ -600,35 +602,13 @@ fn meta_bg_volume_is_read_by_the_fallback() {
     );
 }
 
-/// `zstd -d` of a corpus disk of the `ext4-view` project, or `None`.
-fn corpus_disk(name: &str, dir: &Path) -> Option<PathBuf> {
-    let zst = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/ext4-view-rs/test_data")
-        .join(name);
-    if !zst.is_file() || Command::new("zstd").arg("--version").output().is_err() {
-        println!("skipped: corpus {} or zstd absent", zst.display());
-        return None;
-    }
-    let img = dir.join("disk.bin");
-    let ok = Command::new("zstd")
-        .arg("-dqf")
-        .arg(&zst)
-        .arg("-o")
-        .arg(&img)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    Some(img)
-}
-
 /// `encrypted_dir` of test_disk1: its entries are recorded under
 /// `$encrypted/` by the hex of their stored names, with the inode numbers
 /// `debugfs ls` gives, flagged encrypted and without content.
 #[test]
 fn encrypted_directory_entries_are_listed_not_decrypted() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(img) = corpus_disk("test_disk1.bin.zst", tmp.path()) else {
+    let Some(img) = common::ext4_view_disk("test_disk1.bin.zst", tmp.path()) else {
         return;
     };
     if !tools() {
@@ -970,7 +950,7 @@ fn raw_reader_equals_ext4_view_on_the_same_images() {
     for name in ["test_disk1.bin.zst", "test_disk_4k_block_journal.bin.zst"] {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        if let Some(img) = corpus_disk(name, &dir) {
+        if let Some(img) = common::ext4_view_disk(name, &dir) {
             images.push((name, std::fs::read(img).unwrap()));
         }
     }

@@ -4,6 +4,8 @@
 //! orphan inode; and hostile directory blocks and orphan chains.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use exhibit_fixtures::disk::{self, Truth};
 use exhibit_fixtures::sha256_hex;
 use exhibit_format_raw_image::RawImage;
@@ -368,13 +370,15 @@ fn orphan_chain_loop_is_a_warning_not_a_hang() {
 /// number equals what `debugfs ls -l` prints for it.
 #[test]
 fn ext2_corpus_inode_numbers_equal_debugfs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dfvfs/test_data");
-    let segments = [
-        root.join("ext2.splitraw.000"),
-        root.join("ext2.splitraw.001"),
-    ];
-    if !segments.iter().all(|p| p.is_file()) || !tools() {
-        println!("skipped: corpus ext2.splitraw.* or e2fsprogs absent");
+    let (Some(first), Some(second)) = (
+        common::corpus("dfvfs/test_data/ext2.splitraw.000"),
+        common::corpus("dfvfs/test_data/ext2.splitraw.001"),
+    ) else {
+        return;
+    };
+    let segments = [first, second];
+    if !tools() {
+        println!("skipped: e2fsprogs absent");
         return;
     }
     let mut bytes = Vec::new();
@@ -447,29 +451,15 @@ fn ls_inodes(img: &Path, dir: &str) -> Vec<(String, u64)> {
 /// directory is reported.
 #[test]
 fn ext4_view_corpus_inode_numbers_equal_debugfs() {
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/ext4-view-rs/test_data");
-    if !tools() || Command::new("zstd").arg("--version").output().is_err() {
-        println!("skipped: zstd or e2fsprogs absent");
+    if !tools() {
+        println!("skipped: e2fsprogs absent");
         return;
     }
     for name in ["test_disk1.bin.zst", "test_disk_4k_block_journal.bin.zst"] {
-        let zst = root.join(name);
-        if !zst.is_file() {
-            println!("skipped: corpus {} absent", zst.display());
-            continue;
-        }
         let tmp = tempfile::tempdir().unwrap();
-        let img = tmp.path().join("disk.bin");
-        let ok = Command::new("zstd")
-            .arg("-dqf")
-            .arg(&zst)
-            .arg("-o")
-            .arg(&img)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "zstd -d {name}");
+        let Some(img) = common::ext4_view_disk(name, tmp.path()) else {
+            continue;
+        };
         let (status, t) = run("disk.bin", std::fs::read(&img).unwrap());
         // The reference: a copy with its journal replayed by e2fsck.
         let recovered = tmp.path().join("recovered.bin");

@@ -12,6 +12,10 @@
 //! the plugin's own parser.
 #![allow(clippy::unwrap_used, clippy::as_conversions)]
 
+mod common;
+
+use common::corpus;
+
 use exhibit_fixtures::disk::{self, FatKind, Truth};
 use exhibit_fixtures::sha256_hex;
 use exhibit_format_raw_image::RawImage;
@@ -265,19 +269,26 @@ fn fat16() -> (Vec<u8>, Truth, usize) {
     (image, truth, off)
 }
 
-#[test]
-fn looping_directory_chain_is_read_once_and_reported() {
-    bound_test_binary(300);
-    let (mut image, truth, _) = fat16();
-    let (cluster, data, fat, _) = geometry(&image);
-    // The live DCIM/Camera directory (short name CAMERA, attribute 0x10).
+/// Makes the FAT16 entry (first FAT) of the live DCIM/Camera directory
+/// (short name CAMERA, attribute 0x10) point back to itself; returns its
+/// cluster.
+fn loop_camera_dir(image: &mut [u8]) -> usize {
+    let (_, _, fat, _) = geometry(image);
     let camera = (0..image.len() / 32)
         .map(|i| i * 32)
         .find(|&o| &image[o..o + 11] == b"CAMERA     " && image[o + 11] & 0x10 != 0)
         .unwrap();
-    let c = entry_cluster(&image, camera, false) as usize;
-    // Its FAT16 entry (first FAT) points back to itself.
+    let c = entry_cluster(image, camera, false) as usize;
     image[fat + 2 * c..fat + 2 * c + 2].copy_from_slice(&(c as u16).to_le_bytes());
+    c
+}
+
+#[test]
+fn looping_directory_chain_is_read_once_and_reported() {
+    bound_test_binary(300);
+    let (mut image, truth, _) = fat16();
+    let (cluster, data, _, _) = geometry(&image);
+    let c = loop_camera_dir(&mut image);
     let (status, t) = decode::<RawImage>("loop.img", image);
     assert_ne!(status, Status::PANICKED);
     let warning = t
@@ -305,13 +316,8 @@ fn looping_directory_chain_is_read_once_and_reported() {
 fn looping_directory_without_an_end_marker_ends() {
     bound_test_binary(300);
     let (mut image, _, _) = fat16();
-    let (cluster, data, fat, _) = geometry(&image);
-    let camera = (0..image.len() / 32)
-        .map(|i| i * 32)
-        .find(|&o| &image[o..o + 11] == b"CAMERA     " && image[o + 11] & 0x10 != 0)
-        .unwrap();
-    let c = entry_cluster(&image, camera, false) as usize;
-    image[fat + 2 * c..fat + 2 * c + 2].copy_from_slice(&(c as u16).to_le_bytes());
+    let (cluster, data, _, _) = geometry(&image);
+    let c = loop_camera_dir(&mut image);
     // The free slots after the last entry become deleted ones: no end marker.
     let start = data + (c - 2) * cluster;
     let mut filled = 0;
@@ -436,16 +442,6 @@ fn cut_and_damaged_images_do_not_panic() {
                 );
             }
         }
-    }
-}
-
-fn corpus(rel: &str) -> Option<std::path::PathBuf> {
-    let path = std::path::Path::new("/work/shared/corpus").join(rel);
-    if path.is_file() {
-        Some(path)
-    } else {
-        println!("skipped: {} absent", path.display());
-        None
     }
 }
 
