@@ -108,7 +108,7 @@ fn invalid_entry_metadata_is_an_error_naming_the_plugin_and_entry() {
     );
     assert_eq!(
         errors[1].1,
-        "plugin `badmeta` sent invalid metadata for \"wrong-schema.bin\": unknown variant `banana`, expected one of `file`, `dir`, `symlink`, `hardlink`, `char_device`, `block_device`, `fifo`, `socket`, `other` at line 1 column 16"
+        "plugin `badmeta` sent invalid metadata for \"wrong-schema.bin\": unknown variant `banana`, expected one of `file`, `dir`, `symlink`, `hardlink`, `char_device`, `block_device`, `fifo`, `socket`, `other`, `region` at line 1 column 16"
     );
     for (e, _) in &errors {
         assert_eq!(e["details"]["plugin"], "badmeta");
