@@ -12,7 +12,7 @@ use exhibit_fixtures::disk;
 use exhibit_fixtures::sha256_hex;
 use exhibit_format_raw_image::RawImage;
 use exhibit_plugin_sdk::Status;
-use exhibit_plugin_sdk::testing::{Delivered, MemoryHost, Transcript, run_safe};
+use exhibit_plugin_sdk::testing::{Delivered, Transcript, decode};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::symlink;
@@ -21,24 +21,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn run(name: &str, data: Vec<u8>) -> (Status, Transcript) {
-    let host = MemoryHost::file(name, data);
-    let status = run_safe::<RawImage>(&host);
-    (status, host.take_transcript())
-}
-
 fn tool(name: &str) -> PathBuf {
     disk::e2fsprogs_tool(name).unwrap()
-}
-
-fn tools() -> bool {
-    let ok = ["mke2fs", "debugfs", "e2fsck"]
-        .iter()
-        .all(|t| disk::e2fsprogs_tool(t).is_some());
-    if !ok {
-        println!("skipped: e2fsprogs (mke2fs, debugfs, e2fsck) not installed");
-    }
-    ok
 }
 
 /// A deterministic byte stream.
@@ -173,7 +157,7 @@ struct Images {
 fn images() -> Option<&'static Images> {
     static I: OnceLock<Option<Images>> = OnceLock::new();
     I.get_or_init(|| {
-        if !tools() {
+        if !common::e2fsprogs() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -185,7 +169,7 @@ fn images() -> Option<&'static Images> {
         image(&src, &plain, None, &[])?;
         let timed = |name: &str, path: &Path| {
             let began = Instant::now();
-            let out = run(name, std::fs::read(path).unwrap());
+            let out = decode::<RawImage>(name, std::fs::read(path).unwrap());
             println!(
                 "{name}: {} entries in {:?}",
                 out.1.entries.len(),
@@ -533,7 +517,7 @@ fn deleted_file_on_the_casefold_volume_is_recorded_and_recovered() {
 
 #[test]
 fn meta_bg_volume_is_read_by_the_fallback() {
-    if !tools() {
+    if !common::e2fsprogs() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -549,7 +533,7 @@ fn meta_bg_volume_is_read_by_the_fallback() {
     let stats = debugfs(&img, "stats");
     assert_eq!(field(&stats, "Inodes per group:"), "16");
     assert!(stats.contains("meta_bg"), "{stats}");
-    let (status, t) = run("metabg.img", std::fs::read(&img).unwrap());
+    let (status, t) = decode::<RawImage>("metabg.img", std::fs::read(&img).unwrap());
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     assert!(t.problems().is_empty(), "{:?}", t.problems());
     assert_eq!(
@@ -611,10 +595,10 @@ fn encrypted_directory_entries_are_listed_not_decrypted() {
     let Some(img) = common::ext4_view_disk("test_disk1.bin.zst", tmp.path()) else {
         return;
     };
-    if !tools() {
+    if !common::e2fsprogs() {
         return;
     }
-    let (status, t) = run("disk.bin", std::fs::read(&img).unwrap());
+    let (status, t) = decode::<RawImage>("disk.bin", std::fs::read(&img).unwrap());
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     let warnings: Vec<_> = t
         .problems()
@@ -708,7 +692,7 @@ fn hostile_casefold_images_never_panic_or_hang() {
     let base = std::fs::read(&i.casefold).unwrap();
     let check = |what: String, bytes: Vec<u8>| -> bool {
         let began = Instant::now();
-        let (status, t) = run("casefold.img", bytes);
+        let (status, t) = decode::<RawImage>("casefold.img", bytes);
         assert_ne!(status, Status::PANICKED, "{what}");
         assert!(
             began.elapsed() < Duration::from_secs(60),
@@ -759,7 +743,7 @@ fn directory_loop_is_reported_and_not_walked_twice() {
             .unwrap();
         assert!(out.status.success());
         let began = Instant::now();
-        let (status, t) = run(name, std::fs::read(&img).unwrap());
+        let (status, t) = decode::<RawImage>(name, std::fs::read(&img).unwrap());
         assert!(began.elapsed() < Duration::from_secs(60));
         assert_ne!(status, Status::PANICKED);
         let loop_dir = t.entry(b"nested/level-one/loop").unwrap();
@@ -810,7 +794,7 @@ fn encrypted_tree_is_listed_recursively_by_hex_names() {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let (status, t) = run(name, std::fs::read(&img).unwrap());
+        let (status, t) = decode::<RawImage>(name, std::fs::read(&img).unwrap());
         assert_eq!(status, Status::OK, "{name}: {:?}", t.problems());
         let problems = t.problems();
         assert_eq!(problems.len(), 1, "{name}: {problems:?}");
@@ -868,7 +852,7 @@ fn fallback_only_for_incompatible_features_it_reads() {
         b[incompat..incompat + 4].copy_from_slice(&v.to_le_bytes());
         b
     };
-    let (status, t) = run("plain.img", with(0x2_0000));
+    let (status, t) = decode::<RawImage>("plain.img", with(0x2_0000));
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     let fs = note(&t, "ext4 file system");
     assert_eq!(fs["fallback"], true);
@@ -886,7 +870,7 @@ fn fallback_only_for_incompatible_features_it_reads() {
     assert_eq!(t.records, i.pl.1.records);
 
     // A volume that cannot be read is reported; the image run goes on.
-    let (status, t) = run("plain.img", with(0x1));
+    let (status, t) = decode::<RawImage>("plain.img", with(0x1));
     assert_eq!(status, Status::OK);
     assert!(t.entries.is_empty());
     assert!(
@@ -902,7 +886,7 @@ fn fallback_only_for_incompatible_features_it_reads() {
     // s_checksum (metadata_csum) no longer matches.
     let mut bad = base.clone();
     bad[1024 + 0x3FC] ^= 0xFF;
-    let (status, t) = run("plain.img", bad);
+    let (status, t) = decode::<RawImage>("plain.img", bad);
     assert_eq!(status, Status::OK);
     assert!(t.entries.is_empty());
     assert!(
@@ -934,7 +918,7 @@ fn with_incompat(mut b: Vec<u8>, bit: u32) -> Vec<u8> {
 /// ext2 volume (block maps).
 #[test]
 fn raw_reader_equals_ext4_view_on_the_same_images() {
-    if !tools() {
+    if !common::e2fsprogs() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -970,8 +954,8 @@ fn raw_reader_equals_ext4_view_on_the_same_images() {
         println!("skipped: corpus ext2.splitraw.* absent");
     }
     for (name, bytes) in images {
-        let (s1, view) = run(name, bytes.clone());
-        let (s2, raw) = run(name, with_incompat(bytes, 0x2_0000));
+        let (s1, view) = decode::<RawImage>(name, bytes.clone());
+        let (s2, raw) = decode::<RawImage>(name, with_incompat(bytes, 0x2_0000));
         assert_eq!((s1, s2), (Status::OK, Status::OK), "{name}");
         assert_eq!(note(&raw, "ext4 file system")["fallback"], true, "{name}");
         assert_eq!(note(&view, "ext4 file system")["fallback"], false, "{name}");

@@ -10,7 +10,7 @@ use exhibit_fixtures::disk::{self, Truth};
 use exhibit_fixtures::sha256_hex;
 use exhibit_format_raw_image::RawImage;
 use exhibit_plugin_sdk::Status;
-use exhibit_plugin_sdk::testing::{MemoryHost, Transcript, run_safe};
+use exhibit_plugin_sdk::testing::{Transcript, decode};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,26 +25,10 @@ struct Userdata {
     t: Transcript,
 }
 
-fn tools() -> bool {
-    let ok = ["mke2fs", "debugfs", "e2fsck"]
-        .iter()
-        .all(|t| disk::e2fsprogs_tool(t).is_some());
-    if !ok {
-        println!("skipped: e2fsprogs (mke2fs, debugfs, e2fsck) not installed");
-    }
-    ok
-}
-
-fn run(name: &str, data: Vec<u8>) -> (Status, Transcript) {
-    let host = MemoryHost::file(name, data);
-    let status = run_safe::<RawImage>(&host);
-    (status, host.take_transcript())
-}
-
 fn userdata() -> Option<&'static Userdata> {
     static U: OnceLock<Option<Userdata>> = OnceLock::new();
     U.get_or_init(|| {
-        if !tools() {
+        if !common::e2fsprogs() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -55,7 +39,7 @@ fn userdata() -> Option<&'static Userdata> {
             &disk::Ext4Options::default(),
         )
         .unwrap();
-        let (status, t) = run("userdata.ext4", std::fs::read(&image).unwrap());
+        let (status, t) = decode::<RawImage>("userdata.ext4", std::fs::read(&image).unwrap());
         Some(Userdata {
             _dir: dir,
             image,
@@ -270,7 +254,7 @@ fn orphan_inode_is_recorded_and_its_bytes_delivered() {
 
 /// A small ext4 image with `/dir/a.txt`, or `None` without e2fsprogs.
 fn small_image(dir: &Path) -> Option<PathBuf> {
-    if !tools() {
+    if !common::e2fsprogs() {
         return None;
     }
     let src = dir.join("src");
@@ -311,7 +295,7 @@ fn rec_len_past_the_block_is_a_warning_not_a_panic() {
     let at = block * 4096 + 12 + 4;
     assert_eq!(u16::from_le_bytes([bytes[at], bytes[at + 1]]), 12);
     bytes[at..at + 2].copy_from_slice(&0x2000u16.to_le_bytes());
-    let (status, t) = run("small.img", bytes);
+    let (status, t) = decode::<RawImage>("small.img", bytes);
     assert_ne!(status, Status::PANICKED);
     let warn = t
         .problems()
@@ -343,7 +327,7 @@ fn orphan_chain_loop_is_a_warning_not_a_hang() {
              sif <{i1}> dtime {i2}\nsif <{i2}> dtime {i1}\nssv last_orphan {i1}\n"
         ),
     );
-    let (status, t) = run("small.img", std::fs::read(&img).unwrap());
+    let (status, t) = decode::<RawImage>("small.img", std::fs::read(&img).unwrap());
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     assert!(
         t.problems()
@@ -377,7 +361,7 @@ fn ext2_corpus_inode_numbers_equal_debugfs() {
         return;
     };
     let segments = [first, second];
-    if !tools() {
+    if !common::e2fsprogs() {
         println!("skipped: e2fsprogs absent");
         return;
     }
@@ -388,7 +372,7 @@ fn ext2_corpus_inode_numbers_equal_debugfs() {
     let tmp = tempfile::tempdir().unwrap();
     let img = tmp.path().join("ext2.img");
     std::fs::write(&img, &bytes).unwrap();
-    let (status, t) = run("ext2.img", bytes);
+    let (status, t) = decode::<RawImage>("ext2.img", bytes);
     assert_eq!(status, Status::OK, "{:?}", t.problems());
     assert!(t.problems().is_empty(), "{:?}", t.problems());
     let mut checked = 0;
@@ -451,7 +435,7 @@ fn ls_inodes(img: &Path, dir: &str) -> Vec<(String, u64)> {
 /// directory is reported.
 #[test]
 fn ext4_view_corpus_inode_numbers_equal_debugfs() {
-    if !tools() {
+    if !common::e2fsprogs() {
         println!("skipped: e2fsprogs absent");
         return;
     }
@@ -460,7 +444,7 @@ fn ext4_view_corpus_inode_numbers_equal_debugfs() {
         let Some(img) = common::ext4_view_disk(name, tmp.path()) else {
             continue;
         };
-        let (status, t) = run("disk.bin", std::fs::read(&img).unwrap());
+        let (status, t) = decode::<RawImage>("disk.bin", std::fs::read(&img).unwrap());
         // The reference: a copy with its journal replayed by e2fsck.
         let recovered = tmp.path().join("recovered.bin");
         std::fs::copy(&img, &recovered).unwrap();
@@ -584,7 +568,7 @@ fn flipped_metadata_bytes_never_panic() {
             let at = 8192 + (rand() % (504 * 1024)) as usize;
             bytes[at] ^= 1 << (rand() % 8);
         }
-        let (status, t) = run("small.img", bytes);
+        let (status, t) = decode::<RawImage>("small.img", bytes);
         assert_ne!(status, Status::PANICKED, "round {round}");
         walked += usize::from(!t.entries.is_empty());
     }

@@ -3,8 +3,21 @@
 //! zstd-compressed ext4 images unpacked. Each test binary uses some of it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use exhibit_fixtures::disk;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Whether mke2fs, debugfs and e2fsck are installed (the reason is printed
+/// when they are not).
+pub fn e2fsprogs() -> bool {
+    let ok = ["mke2fs", "debugfs", "e2fsck"]
+        .iter()
+        .all(|t| disk::e2fsprogs_tool(t).is_some());
+    if !ok {
+        println!("skipped: e2fsprogs (mke2fs, debugfs, e2fsck) not installed");
+    }
+    ok
+}
 
 /// `../shared/corpus/<rel>` from the workspace root, or `None` (with the
 /// reason printed) when it is missing.
